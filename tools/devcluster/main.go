@@ -206,8 +206,11 @@ func status(ctx context.Context, dir string) error {
 		if p.Alive() {
 			state = "running"
 			if ports, err := p.Listening(); err == nil && len(ports) > 0 {
-				listening = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(ports)), ","), "[]")
-				listening = "127.0.0.1:" + listening
+				addrs := make([]string, len(ports))
+				for i, port := range ports {
+					addrs[i] = fmt.Sprintf("127.0.0.1:%d", port)
+				}
+				listening = strings.Join(addrs, " ")
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", p.Name, p.PID, state, listening, p.Log)

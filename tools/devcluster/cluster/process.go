@@ -78,7 +78,9 @@ func (p *ProcessState) Alive() bool {
 	if err != nil {
 		return false
 	}
-	return bytes.Contains(cmdline, []byte(p.Binary))
+	// While a process execs (unshare -> sh -> kueue) its command line reads
+	// empty for a moment; it is still ours.
+	return len(cmdline) == 0 || bytes.Contains(cmdline, []byte(p.Binary))
 }
 
 // stop sends SIGTERM to the process group, waits up to grace, then SIGKILLs it.
