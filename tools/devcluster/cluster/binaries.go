@@ -336,8 +336,11 @@ func copyKueueManifests(ctx context.Context, moduleDir, out string) error {
 		return err
 	}
 	crds, err := filepath.Glob(filepath.Join(src, "config", "components", "crd", "bases", "*.yaml"))
-	if err != nil || len(crds) == 0 {
-		return fmt.Errorf("no Kueue CRDs under %s (err %v)", src, err)
+	if err != nil {
+		return err
+	}
+	if len(crds) == 0 {
+		return fmt.Errorf("no Kueue CRDs under %s; has Kueue's layout changed?", src)
 	}
 	for _, f := range crds {
 		if err := copyFile(f, filepath.Join(dst, "crds", filepath.Base(f))); err != nil {
