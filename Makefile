@@ -44,7 +44,7 @@ test-e2e: cluster-build ## End-to-end suites, each against its own dev cluster.
 ##@ Local cluster
 
 .PHONY: cluster-build
-cluster-build: ## Build the control-plane binaries into .cache/bin (first time 15-20 min, then seconds).
+cluster-build: ## Build the control-plane binaries into .cache/bin (first time 20-30 min, then seconds).
 	$(DEVCLUSTER) build
 
 .PHONY: cluster-up

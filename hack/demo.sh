@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "Starting the local cluster (the first run builds it from Go modules: 15-20 minutes)"
+step "Starting the local cluster (the first run builds it from Go modules: 20-30 minutes)"
 go run ./tools/devcluster up
 eval "$(go run ./tools/devcluster env)"
 

@@ -29,7 +29,7 @@ import (
 const usage = `usage: devcluster <command> [flags]
 
 commands:
-  build    build the control-plane binaries into the cache (first time: 15-20 min)
+  build    build the control-plane binaries into the cache (first time: 20-30 min)
   up       start the local cluster (builds first if needed) and wait until it is ready
   status   show what runs where
   env      print shell exports (KUBECONFIG, KUBEBUILDER_ASSETS, PATH with kubectl)

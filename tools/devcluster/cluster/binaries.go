@@ -152,6 +152,11 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
 	bins.KueueManifests = filepath.Join(dirs["kueue"], "manifests")
 
 	bins.Assets = filepath.Join(binRoot, "assets-"+filepath.Base(dirs["kube"])+"-"+filepath.Base(dirs["etcd"]))
+	keep := map[string]bool{bins.Assets: true}
+	for _, d := range dirs {
+		keep[d] = true
+	}
+	pruneStale(binRoot, keep, progress)
 	if err := os.MkdirAll(bins.Assets, 0o755); err != nil {
 		return nil, err
 	}
@@ -166,6 +171,25 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
 		}
 	}
 	return bins, nil
+}
+
+// pruneStale removes binaries built for versions no longer pinned (each
+// Kubernetes build is ~500 MB) and leftovers of interrupted builds. Callers
+// hold the cache lock, so no build is in progress.
+func pruneStale(binRoot string, keep map[string]bool, progress io.Writer) {
+	entries, err := os.ReadDir(binRoot)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		path := filepath.Join(binRoot, e.Name())
+		if !e.IsDir() || keep[path] {
+			continue
+		}
+		if err := os.RemoveAll(path); err == nil {
+			fmt.Fprintf(progress, "removed stale build %s\n", e.Name())
+		}
+	}
 }
 
 var requireLine = regexp.MustCompile(`(?m)^\s*(?:require\s+)?(\S+)\s+(v[0-9][^\s]*)`)
@@ -236,7 +260,7 @@ func ensureModule(ctx context.Context, repoRoot, binRoot string, m toolModule, p
 	for _, b := range m.binaries {
 		names = append(names, b.name)
 	}
-	fmt.Fprintf(progress, "building %s %s (%s); the first build of the control plane takes 15-20 minutes on 2 cores, later ones seconds\n",
+	fmt.Fprintf(progress, "building %s %s (%s); the first build of the control plane takes 20-30 minutes on 2 cores, later ones seconds\n",
 		m.mainModule, version, strings.Join(names, ", "))
 	start := time.Now()
 	for _, b := range m.binaries {
