@@ -69,8 +69,13 @@ cluster-env: ## Print exports for KUBECONFIG, KUBEBUILDER_ASSETS and kubectl: ev
 build: ## Compile every package.
 	$(GO) build ./...
 
+CONTROLLER_GEN := $(GO) tool -modfile=tools/gotools/go.mod controller-gen
+
 .PHONY: generate
 generate: ## Regenerate every generated file.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./operator/api/...
+	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./operator/api/... output:crd:dir=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=mpijob-controller paths=./operator/internal/mpijob/... output:rbac:dir=config/rbac/mpijob-controller
 	$(GO) mod tidy
 	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) mod tidy); done
 	gofmt -s -w $$(git ls-files '*.go')

@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
@@ -39,6 +41,9 @@ type Env struct {
 var Scheme = runtime.NewScheme()
 
 func init() {
+	// Warnings from the apiserver (pruned fields, deprecations) go to the
+	// test's output, where a failing test shows them.
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	if err := clientgoscheme.AddToScheme(Scheme); err != nil {
 		panic(err)
 	}
@@ -54,6 +59,10 @@ type ClusterOptions struct {
 	// CRDDirs are installed before Kueue starts (paths relative to the
 	// repository root).
 	CRDDirs []string
+	// Setup runs once the cluster is ready (e.g. to start a controller in
+	// the test process); the function it returns runs before the cluster
+	// stops.
+	Setup func(env *Env) (teardown func(), err error)
 }
 
 // paths finds the repository and the shared binary cache.
@@ -121,6 +130,14 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 		return 1
 	}
 	(*env).Cluster, (*env).Kubeconfig, (*env).Kubectl = c, c.Kubeconfig, c.Binaries.Kubectl
+	if opts.Setup != nil {
+		teardown, err := opts.Setup(*env)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "framework: setup:", err)
+			return 1
+		}
+		defer teardown()
+	}
 	code = m.Run()
 	return code
 }

@@ -1,0 +1,71 @@
+package mpijob
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// SSHKeyType is the algorithm of the per-job SSH key pair.
+type SSHKeyType string
+
+// SSH key types. ECDSA P-521 is upstream's choice; RSA-4096 suits clusters
+// whose FIPS policy rejects the others; ed25519 is the smallest and fastest.
+const (
+	SSHKeyECDSA   SSHKeyType = "ecdsa"
+	SSHKeyRSA     SSHKeyType = "rsa"
+	SSHKeyEd25519 SSHKeyType = "ed25519"
+)
+
+// ParseSSHKeyType accepts ecdsa, rsa or ed25519.
+func ParseSSHKeyType(s string) (SSHKeyType, error) {
+	switch t := SSHKeyType(strings.ToLower(s)); t {
+	case SSHKeyECDSA, SSHKeyRSA, SSHKeyEd25519:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown SSH key type %q: use ecdsa (P-521, default), rsa (4096 bits) or ed25519", s)
+}
+
+// Config is what the platform (or flags) tell the controller. Job defaults
+// apply to launcher and worker templates only where the template does not
+// already decide.
+type Config struct {
+	// SSHKeyType of generated key pairs; ecdsa when empty.
+	SSHKeyType SSHKeyType
+	// ClusterDomain, when set, is appended to hostnames in the hostfile
+	// ("<pod>.<job>.<ns>.svc.<domain>").
+	ClusterDomain string
+	// IstioSidecarOptOut annotates pods with sidecar.istio.io/inject=false
+	// (MPI's SSH and NCCL traffic does not survive the sidecar).
+	IstioSidecarOptOut bool
+	// NCCLEnv are environment variables set on the MPI container when the
+	// template sets no variable of that name.
+	NCCLEnv map[string]string
+	// SpreadWorkers adds a preferred anti-affinity that spreads a job's
+	// workers across nodes, unless the template has its own affinity.
+	SpreadWorkers bool
+	// NetworkPolicy creates, per job, a NetworkPolicy that lets only the
+	// job's own pods reach its workers.
+	NetworkPolicy bool
+}
+
+// DefaultConfig is the controller's configuration without a platform CR.
+func DefaultConfig() Config {
+	return Config{
+		SSHKeyType:         SSHKeyECDSA,
+		IstioSidecarOptOut: true,
+		NCCLEnv:            map[string]string{"NCCL_DEBUG": "WARN"},
+		SpreadWorkers:      true,
+	}
+}
+
+// sortedEnvNames returns the NCCL variable names in a stable order, so that
+// built pods (and golden files) do not depend on map order.
+func (c Config) sortedEnvNames() []string {
+	names := make([]string, 0, len(c.NCCLEnv))
+	for n := range c.NCCLEnv {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,363 @@
+package mpijob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+)
+
+// ControllerName names the controller in logs, events and metrics.
+const ControllerName = "mpijob-controller"
+
+// Reconciler reconciles MPIJobs.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Config   Config
+	Clock    clock.PassiveClock
+	// Workers is the number of jobs reconciled in parallel.
+	Workers int
+}
+
+// +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;delete
+
+// SetupWithManager registers the controller: MPIJobs and the pods and Jobs
+// they control wake it up.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Workers == 0 {
+		r.Workers = 8
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&kubeflow.MPIJob{}).
+		Owns(&corev1.Pod{}).
+		Owns(&batchv1.Job{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
+		Complete(r)
+}
+
+// state is what one pass learns and decides; status is written once, at
+// the end of Reconcile, and events only after that write succeeded.
+type state struct {
+	job      *kubeflow.MPIJob // defaulted copy; its status is the new status
+	workers  []corev1.Pod     // controlled worker pods, by index
+	launcher *batchv1.Job
+	lPods    []corev1.Pod // the launcher Job's pods
+	events   []event
+	requeue  time.Duration
+	now      metav1.Time
+}
+
+type event struct{ kind, reason, message string }
+
+func (s *state) eventf(kind, reason, format string, args ...any) {
+	s.events = append(s.events, event{kind, reason, fmt.Sprintf(format, args...)})
+}
+
+func (s *state) requeueAfter(d time.Duration) {
+	if d > 0 && (s.requeue == 0 || d < s.requeue) {
+		s.requeue = d
+	}
+}
+
+// Reconcile brings one MPIJob's children in line with its spec and reports
+// their state in its status.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	orig := &kubeflow.MPIJob{}
+	if err := r.Client.Get(ctx, req.NamespacedName, orig); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if orig.DeletionTimestamp != nil || !orig.ManagedByUs() {
+		// Children go with the job through owner references; jobs of
+		// another controller (MultiKueue) are not ours to touch.
+		return ctrl.Result{}, nil
+	}
+	job := orig.DeepCopy()
+	kubeflow.SetDefaults(job)
+	s := &state{job: job, now: metav1.NewTime(r.Clock.Now())}
+	log := log.FromContext(ctx)
+
+	err := r.sync(ctx, s)
+	if err != nil {
+		log.Error(err, "reconcile failed")
+	}
+	if !apiequality.Semantic.DeepEqual(orig.Status, job.Status) {
+		orig.Status = job.Status
+		if uerr := r.Client.Status().Update(ctx, orig); uerr != nil {
+			if apierrors.IsConflict(uerr) {
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, errors.Join(err, uerr)
+		}
+	}
+	for _, e := range s.events {
+		r.Recorder.Eventf(orig, nil, e.kind, e.reason, "Reconcile", "%s", e.message)
+	}
+	return ctrl.Result{RequeueAfter: s.requeue}, err
+}
+
+// sync runs the phases in order; each returns early only on an API error.
+func (r *Reconciler) sync(ctx context.Context, s *state) error {
+	job := s.job
+	if errs := kubeflow.ValidateMPIJob(job); len(errs) > 0 {
+		msg := "the MPIJob is invalid and will not run: " + errs.ToAggregate().Error()
+		if setCondition(&job.Status, kubeflow.JobFailed, corev1.ConditionTrue, ReasonValidationError, msg, s.now) {
+			s.eventf(corev1.EventTypeWarning, ReasonValidationError, "%s", msg)
+			r.markCompleted(s)
+		}
+		return nil
+	}
+	if job.Status.StartTime == nil {
+		job.Status.StartTime = &s.now
+	}
+	if err := r.observe(ctx, s); err != nil {
+		return err
+	}
+	if isFinished(&job.Status) {
+		return r.finish(ctx, s)
+	}
+	for _, phase := range []func(context.Context, *state) error{
+		r.syncSSHSecret,
+		r.syncService,
+		r.syncConfigMap,
+		r.syncNetworkPolicy,
+		r.syncWorkers,
+		r.syncLauncher,
+	} {
+		if err := phase(ctx, s); err != nil {
+			return err
+		}
+	}
+	r.updateStatus(s)
+	if isFinished(&job.Status) {
+		return r.finish(ctx, s)
+	}
+	return nil
+}
+
+// observe reads the job's pods and launcher Job from the cache.
+func (r *Reconciler) observe(ctx context.Context, s *state) error {
+	job := s.job
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{kubeflow.JobNameLabel: job.Name}); err != nil {
+		return err
+	}
+	s.workers, s.lPods = nil, nil
+	for _, p := range pods.Items {
+		switch {
+		case metav1.IsControlledBy(&p, job) && p.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleWorker:
+			s.workers = append(s.workers, p)
+		case p.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleLauncher:
+			s.lPods = append(s.lPods, p)
+		}
+	}
+	launcher := &batchv1.Job{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: launcherName(job)}, launcher)
+	switch {
+	case apierrors.IsNotFound(err):
+		s.launcher = nil
+	case err != nil:
+		return err
+	case !metav1.IsControlledBy(launcher, job):
+		return r.foreignChild(s, "Job", launcher.Name)
+	default:
+		s.launcher = launcher
+		// Only pods of this Job count (a Job of the same name from an
+		// earlier job would not be controlled by us).
+		var owned []corev1.Pod
+		for _, p := range s.lPods {
+			if metav1.IsControlledBy(&p, launcher) {
+				owned = append(owned, p)
+			}
+		}
+		s.lPods = owned
+	}
+	return nil
+}
+
+// foreignChild reports a child name taken by an object we do not control.
+func (r *Reconciler) foreignChild(s *state, kind, name string) error {
+	msg := fmt.Sprintf("%s %s/%s exists and is not controlled by this MPIJob: rename the job or delete the %s", kind, s.job.Namespace, name, kind)
+	s.eventf(corev1.EventTypeWarning, "ErrResourceExists", "%s", msg)
+	setCondition(&s.job.Status, kubeflow.JobFailed, corev1.ConditionTrue, "ErrResourceExists", msg, s.now)
+	return nil
+}
+
+func (r *Reconciler) syncSSHSecret(ctx context.Context, s *state) error {
+	existing := &corev1.Secret{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: sshSecretName(s.job)}, existing)
+	if err == nil {
+		if !metav1.IsControlledBy(existing, s.job) {
+			return r.foreignChild(s, "Secret", existing.Name)
+		}
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	keys, err := generateSSHKeys(r.Config.SSHKeyType)
+	if err != nil {
+		return fmt.Errorf("generating the SSH key pair: %w", err)
+	}
+	return ignoreExists(r.Client.Create(ctx, desiredSSHSecret(s.job, keys)))
+}
+
+func (r *Reconciler) syncService(ctx context.Context, s *state) error {
+	return ignoreExists(r.Client.Create(ctx, desiredService(s.job)))
+}
+
+func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
+	desired := desiredConfigMap(s.job, s.workers, r.Config.ClusterDomain)
+	existing := &corev1.ConfigMap{}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+	if apierrors.IsNotFound(err) {
+		return ignoreExists(r.Client.Create(ctx, desired))
+	}
+	if err != nil {
+		return err
+	}
+	if !metav1.IsControlledBy(existing, s.job) {
+		return r.foreignChild(s, "ConfigMap", existing.Name)
+	}
+	if apiequality.Semantic.DeepEqual(existing.Data, desired.Data) {
+		return nil
+	}
+	existing.Data = desired.Data
+	return r.Client.Update(ctx, existing)
+}
+
+// syncWorkers creates missing workers and removes surplus ones; a
+// suspended job has none.
+func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
+	job := s.job
+	want := int(job.Workers())
+	if job.IsSuspended() {
+		want = 0
+	}
+	have := map[string]bool{}
+	for i := range s.workers {
+		p := &s.workers[i]
+		have[p.Name] = true
+		idx, err := strconv.Atoi(p.Labels[kubeflow.ReplicaIndexLabel])
+		if job.LauncherIsWorker() {
+			idx--
+		}
+		if err != nil || idx >= want {
+			if p.DeletionTimestamp == nil {
+				if err := client.IgnoreNotFound(r.Client.Delete(ctx, p)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for i := 0; i < want; i++ {
+		if have[workerName(job, i)] {
+			continue
+		}
+		if err := ignoreExists(r.Client.Create(ctx, desiredWorker(job, i, r.Config))); err != nil {
+			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+				// Quota or admission refused the pod: say so, retry later.
+				s.eventf(corev1.EventTypeWarning, "FailedCreateWorker", "creating %s: %v", workerName(job, i), err)
+				s.requeueAfter(30 * time.Second)
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// syncLauncher creates the launcher Job when its policy allows, keeps it
+// suspended while the MPIJob is, and resumes it with Kueue's scheduling
+// directives when the MPIJob is resumed.
+func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
+	job := s.job
+	if s.launcher == nil {
+		if job.Spec.LauncherCreationPolicy == kubeflow.LauncherCreationPolicyWaitForWorkersReady && !job.IsSuspended() && !allWorkersReady(job, s.workers) {
+			return nil
+		}
+		launcher := desiredLauncherJob(job, r.Config)
+		if err := r.Client.Create(ctx, launcher); err != nil {
+			return ignoreExists(err)
+		}
+		s.launcher = launcher
+		return nil
+	}
+	launcher := s.launcher
+	suspended := ptr.Deref(launcher.Spec.Suspend, false)
+	switch {
+	case job.IsSuspended() && !suspended && !isJobFinished(launcher):
+		launcher.Spec.Suspend = ptr.To(true)
+		return r.Client.Update(ctx, launcher)
+	case !job.IsSuspended() && suspended:
+		desired := desiredLauncherTemplate(job, r.Config)
+		syncSchedulingDirectives(launcher, &desired)
+		launcher.Spec.Suspend = ptr.To(false)
+		return r.Client.Update(ctx, launcher)
+	}
+	return nil
+}
+
+func allWorkersReady(job *kubeflow.MPIJob, workers []corev1.Pod) bool {
+	ready := 0
+	for i := range workers {
+		for _, c := range workers[i].Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	return ready == int(job.Workers())
+}
+
+func isJobFinished(j *batchv1.Job) bool {
+	for _, c := range j.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func jobConditionTrue(j *batchv1.Job, t batchv1.JobConditionType) bool {
+	for _, c := range j.Status.Conditions {
+		if c.Type == t && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func ignoreExists(err error) error {
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}

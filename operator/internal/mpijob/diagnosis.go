@@ -1,0 +1,238 @@
+package mpijob
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Reasons of the Failed condition (and of events) beyond upstream's.
+const (
+	ReasonOOMKilled            = "OOMKilled"
+	ReasonImagePullFailed      = "ImagePullFailed"
+	ReasonCUDAError            = "CUDAError"
+	ReasonNCCLError            = "NCCLError"
+	ReasonEvicted              = "Evicted"
+	ReasonWorkerFailed         = "WorkerFailed"
+	ReasonLauncherFailed       = "LauncherFailed"
+	ReasonDeadlineExceeded     = "DeadlineExceeded"
+	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	ReasonUnschedulable        = "Unschedulable"
+	ReasonValidationError      = "ValidationError"
+)
+
+// Diagnosis says why a job failed or cannot progress, and what to change.
+type Diagnosis struct {
+	Reason  string
+	Message string
+}
+
+// imagePullFatalAfter is how long an image keeps failing to pull before the
+// job fails; an invalid image name fails it at once.
+const imagePullFatalAfter = 3 * time.Minute
+
+// role names a pod for messages: "worker-3" or "launcher".
+func podRole(pod *corev1.Pod) string {
+	if i := strings.LastIndex(pod.Name, workerInfix); i >= 0 {
+		return "worker-" + pod.Name[i+len(workerInfix):]
+	}
+	return "launcher"
+}
+
+// diagnoseTermination explains one terminated container.
+func diagnoseTermination(who string, c *corev1.Container, t *corev1.ContainerStateTerminated) Diagnosis {
+	msg := strings.TrimSpace(t.Message)
+	lower := strings.ToLower(msg)
+	switch {
+	case t.Reason == "OOMKilled":
+		limit := "no memory limit"
+		if c != nil {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				limit = q.String()
+			}
+		}
+		if limit == "no memory limit" {
+			return Diagnosis{ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled with no memory limit (its node ran out of memory): set a memory request and limit that fit the model, or lower the batch size", who)}
+		}
+		return Diagnosis{ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled at %s: raise the %s memory limit or lower the batch size", who, limit, roleKind(who))}
+	case strings.Contains(lower, "cuda error") || strings.Contains(lower, "cuda out of memory") || strings.Contains(lower, "cudaerror") || strings.Contains(lower, "cuda_error"):
+		hint := "check that the image's CUDA version matches the node's driver and that the pod requests nvidia.com/gpu"
+		if strings.Contains(lower, "out of memory") {
+			hint = "GPU memory ran out: lower the batch size or use more workers"
+		}
+		return Diagnosis{ReasonCUDAError, fmt.Sprintf("%s failed with a CUDA error (exit code %d): %s: %s", who, t.ExitCode, firstLine(msg), hint)}
+	case strings.Contains(lower, "nccl"):
+		return Diagnosis{ReasonNCCLError, fmt.Sprintf("%s failed with an NCCL error (exit code %d): %s: check NCCL_SOCKET_IFNAME and that workers can reach each other (NetworkPolicy, Istio sidecars); set NCCL_DEBUG=INFO for details", who, t.ExitCode, firstLine(msg))}
+	}
+	detail := fmt.Sprintf("%s exited with code %d", who, t.ExitCode)
+	if t.Reason != "" {
+		detail += " (" + t.Reason + ")"
+	}
+	if msg != "" {
+		detail += ": " + firstLine(msg)
+	}
+	reason := ReasonWorkerFailed
+	if who == "launcher" {
+		reason = ReasonLauncherFailed
+	}
+	return Diagnosis{reason, detail + ": read its logs for the cause"}
+}
+
+func roleKind(who string) string {
+	if who == "launcher" {
+		return "launcher"
+	}
+	return "worker"
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:297] + "..."
+	}
+	return s
+}
+
+// diagnosePodFailure explains a pod that ended Failed: eviction or its first
+// failed container.
+func diagnosePodFailure(pod *corev1.Pod) Diagnosis {
+	who := podRole(pod)
+	if pod.Status.Reason == "Evicted" || hasDisruptionTarget(pod) {
+		msg := strings.TrimSpace(pod.Status.Message)
+		if msg == "" {
+			msg = "the node reclaimed resources or was drained"
+		}
+		return Diagnosis{ReasonEvicted, fmt.Sprintf("%s was evicted: %s: resubmit the job; if the node ran short of memory or disk, set requests that match what the job uses", who, msg)}
+	}
+	for i := range pod.Status.ContainerStatuses {
+		cs := &pod.Status.ContainerStatuses[i]
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+			return diagnoseTermination(who, containerSpec(pod, cs.Name), t)
+		}
+	}
+	return Diagnosis{ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message))}
+}
+
+func hasDisruptionTarget(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "TerminationByKubelet" {
+			return true
+		}
+	}
+	return false
+}
+
+func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// diagnoseImagePull finds a container that cannot pull its image. It is
+// fatal for an invalid name or after imagePullFatalAfter of failures.
+func diagnoseImagePull(pod *corev1.Pod, now time.Time) (d Diagnosis, fatal, found bool) {
+	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		w := cs.State.Waiting
+		if w == nil {
+			continue
+		}
+		switch w.Reason {
+		case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
+			d = Diagnosis{ReasonImagePullFailed, fmt.Sprintf("%s cannot pull image %q (%s): %s: check the image name and tag, and that the namespace has a pull secret for its registry",
+				podRole(pod), cs.Image, w.Reason, firstLine(w.Message))}
+			age := now.Sub(pod.CreationTimestamp.Time)
+			return d, w.Reason == "InvalidImageName" || w.Reason == "ErrImageNeverPull" || age >= imagePullFatalAfter, true
+		}
+	}
+	return Diagnosis{}, false, false
+}
+
+// diagnoseUnschedulable summarises pods the scheduler cannot place.
+func diagnoseUnschedulable(pods []corev1.Pod) (Diagnosis, bool) {
+	var names []string
+	var detail string
+	for i := range pods {
+		for _, c := range pods[i].Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+				names = append(names, podRole(&pods[i]))
+				if detail == "" {
+					detail = c.Message
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		return Diagnosis{}, false
+	}
+	sort.Strings(names)
+	hint := "wait for capacity, or ask for less per pod"
+	switch {
+	case strings.Contains(detail, "nvidia.com/gpu"):
+		hint = "no node has enough free nvidia.com/gpu: lower the GPUs per worker (more workers, fewer GPUs each) or wait for GPUs to free up"
+	case strings.Contains(detail, "Insufficient memory"):
+		hint = "no node has enough free memory: lower the memory request per pod or wait for capacity"
+	case strings.Contains(detail, "Insufficient cpu"):
+		hint = "no node has enough free CPU: lower the CPU request per pod or wait for capacity"
+	case strings.Contains(detail, "node affinity") || strings.Contains(detail, "selector"):
+		hint = "no node matches the pods' node selector or affinity: check the labels it asks for"
+	}
+	return Diagnosis{ReasonUnschedulable, fmt.Sprintf("%d pod(s) cannot be scheduled (%s): %s: %s", len(names), strings.Join(names, ", "), detail, hint)}, true
+}
+
+// diagnoseLauncherJob explains a failed launcher Job, preferring what its
+// last failed pod says.
+func diagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDeadline *int64) Diagnosis {
+	var cond *batchv1.JobCondition
+	for i := range job.Status.Conditions {
+		if c := &job.Status.Conditions[i]; c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			cond = c
+		}
+	}
+	var last *corev1.Pod
+	for i := range launcherPods {
+		p := &launcherPods[i]
+		if p.Status.Phase == corev1.PodFailed && (last == nil || last.CreationTimestamp.Before(&p.CreationTimestamp)) {
+			last = p
+		}
+	}
+	if cond != nil && cond.Reason == batchv1.JobReasonDeadlineExceeded {
+		limit := "activeDeadlineSeconds"
+		if activeDeadline != nil {
+			limit = fmt.Sprintf("activeDeadlineSeconds=%d", *activeDeadline)
+		}
+		return Diagnosis{ReasonDeadlineExceeded, fmt.Sprintf("the job ran longer than runPolicy.%s and was stopped: raise the deadline or make the job shorter (fewer epochs, checkpoint and resume)", limit)}
+	}
+	var podDiag *Diagnosis
+	if last != nil {
+		d := diagnosePodFailure(last)
+		podDiag = &d
+	}
+	if cond != nil && cond.Reason == batchv1.JobReasonBackoffLimitExceeded {
+		msg := fmt.Sprintf("the launcher failed %d time(s), reaching runPolicy.backoffLimit", job.Status.Failed)
+		if podDiag != nil {
+			// Keep the specific reason (OOMKilled, NCCLError...) when the
+			// last failure has one; the retry count goes in the message.
+			if podDiag.Reason != ReasonLauncherFailed {
+				return Diagnosis{podDiag.Reason, msg + "; the last attempt: " + podDiag.Message}
+			}
+			msg += "; the last attempt: " + podDiag.Message
+		}
+		return Diagnosis{ReasonBackoffLimitExceeded, msg}
+	}
+	if podDiag != nil {
+		return *podDiag
+	}
+	if cond != nil {
+		return Diagnosis{ReasonLauncherFailed, fmt.Sprintf("the launcher Job failed (%s): %s", cond.Reason, cond.Message)}
+	}
+	return Diagnosis{ReasonLauncherFailed, "the launcher Job failed"}
+}

@@ -1,0 +1,119 @@
+package mpijob_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
+)
+
+// upstreamExample loads a manifest from mpi-operator's examples/v2beta1.
+func upstreamExample(t *testing.T, rel string) *kubeflow.MPIJob {
+	t.Helper()
+	dir, err := framework.UpstreamMPIOperatorDir(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "examples", "v2beta1", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &kubeflow.MPIJob{}
+	if err := yaml.UnmarshalStrict(data, job); err != nil {
+		t.Fatalf("%s does not decode into our types: %v", rel, err)
+	}
+	return job
+}
+
+// simpleJob is a small job built in code: workers with one GPU each.
+func simpleJob(ns, name string, workers int32) *kubeflow.MPIJob {
+	container := func(name string, gpus int64) corev1.Container {
+		c := corev1.Container{Name: name, Image: "example.invalid/mpi:1", Command: []string{"mpirun", "python", "train.py"}}
+		c.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("16Gi")}
+		if gpus > 0 {
+			c.Resources.Limits[cluster.GPUResource] = *resource.NewQuantity(gpus, resource.DecimalSI)
+		}
+		return c
+	}
+	job := &kubeflow.MPIJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: kubeflow.MPIJobSpec{
+			SlotsPerWorker: ptr.To[int32](1),
+			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
+				kubeflow.MPIReplicaTypeLauncher: {Replicas: ptr.To[int32](1), Template: corev1.PodTemplateSpec{
+					Spec: corev1.PodSpec{Containers: []corev1.Container{container("launcher", 0)}}}},
+				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To(workers), Template: corev1.PodTemplateSpec{
+					Spec: corev1.PodSpec{Containers: []corev1.Container{container("worker", 1)}}}},
+			},
+		},
+	}
+	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template.Spec.Containers[0].Command = nil
+	return job
+}
+
+// finishLauncher makes kwok end the launcher after d with exitCode.
+func finishLauncher(job *kubeflow.MPIJob, d string, exitCode int) {
+	annotate(&job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template, map[string]string{
+		cluster.FinishAfterAnnotation: d, cluster.ExitCodeAnnotation: fmt.Sprint(exitCode),
+	})
+}
+
+func annotate(t *corev1.PodTemplateSpec, ann map[string]string) {
+	if t.Annotations == nil {
+		t.Annotations = map[string]string{}
+	}
+	for k, v := range ann {
+		t.Annotations[k] = v
+	}
+}
+
+func condition(job *kubeflow.MPIJob, t kubeflow.JobConditionType) *kubeflow.JobCondition {
+	for i := range job.Status.Conditions {
+		if job.Status.Conditions[i].Type == t {
+			return &job.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// waitCondition waits for a condition to be True and returns the job.
+func waitCondition(t *testing.T, job *kubeflow.MPIJob, want kubeflow.JobConditionType) *kubeflow.MPIJob {
+	t.Helper()
+	got := &kubeflow.MPIJob{}
+	framework.Eventually(t, framework.DefaultTimeout, fmt.Sprintf("MPIJob %s %s", job.Name, want), func(ctx context.Context) (bool, string, error) {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
+			return false, "", err
+		}
+		if c := condition(got, want); c != nil && c.Status == corev1.ConditionTrue {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("conditions %+v", got.Status.Conditions), nil
+	})
+	return got
+}
+
+func jobPods(t *testing.T, job *kubeflow.MPIJob, role string) []corev1.Pod {
+	t.Helper()
+	pods := &corev1.PodList{}
+	if err := env.Client.List(context.Background(), pods, client.InNamespace(job.Namespace),
+		client.MatchingLabels{kubeflow.JobNameLabel: job.Name, kubeflow.JobRoleLabel: role}); err != nil {
+		t.Fatal(err)
+	}
+	return pods.Items
+}
+
+func metav1ListFor(name string) metav1.ListOptions {
+	return metav1.ListOptions{FieldSelector: "regarding.name=" + name}
+}

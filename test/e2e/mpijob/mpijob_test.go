@@ -1,0 +1,200 @@
+package mpijob_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
+)
+
+// The upstream pi example, with 4 workers, runs to Succeeded; its children
+// carry upstream's names; cleanPodPolicy Running removes the workers.
+func TestUpstreamPiExampleSucceeds(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "pi")
+	job := upstreamExample(t, "pi/pi.yaml")
+	job.Namespace = ns
+	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Replicas = ptr.To[int32](4)
+	finishLauncher(job, "2s", 0)
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, framework.DefaultTimeout, "children with upstream names", func(ctx context.Context) (bool, string, error) {
+		var missing []string
+		for _, o := range []client.Object{
+			&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.Service{}, &batchv1.Job{},
+		} {
+			name := map[string]string{"*v1.Secret": "pi-ssh", "*v1.ConfigMap": "pi-config", "*v1.Service": "pi", "*v1.Job": "pi-launcher"}[fmt.Sprintf("%T", o)]
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, o); err != nil {
+				missing = append(missing, name)
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("missing %v", missing), nil
+	})
+	got := waitCondition(t, job, kubeflow.JobSucceeded)
+	for _, want := range []kubeflow.JobConditionType{kubeflow.JobCreated, kubeflow.JobRunning} {
+		if condition(got, want) == nil {
+			t.Errorf("condition %s missing from %+v", want, got.Status.Conditions)
+		}
+	}
+	if got.Status.CompletionTime == nil || got.Status.StartTime == nil {
+		t.Errorf("start %v / completion %v times not set", got.Status.StartTime, got.Status.CompletionTime)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pi-config"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("pi-worker-3.pi.%s.svc slots=1\n", ns); !strings.Contains(cm.Data["hostfile"], want) {
+		t.Errorf("hostfile %q lacks %q", cm.Data["hostfile"], want)
+	}
+	framework.Eventually(t, framework.DefaultTimeout, "running workers removed (cleanPodPolicy Running)", func(ctx context.Context) (bool, string, error) {
+		n := len(jobPods(t, job, kubeflow.RoleWorker))
+		return n == 0, fmt.Sprintf("%d workers left", n), nil
+	})
+}
+
+func TestFailingLauncherFailsTheJobWithItsExitCode(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "fail")
+	job := simpleJob(ns, "crash", 2)
+	job.Spec.RunPolicy.BackoffLimit = ptr.To[int32](0)
+	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].RestartPolicy = kubeflow.RestartPolicyNever
+	finishLauncher(job, "1s", 3)
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCondition(t, job, kubeflow.JobFailed)
+	c := condition(got, kubeflow.JobFailed)
+	if !strings.Contains(c.Message, "exited with code 3") {
+		t.Errorf("Failed message %q does not give the launcher's exit code 3", c.Message)
+	}
+	if r := condition(got, kubeflow.JobRunning); r == nil || r.Status != corev1.ConditionFalse {
+		t.Errorf("Running condition = %+v, want False once failed", r)
+	}
+}
+
+func TestOOMKilledWorkerIsDiagnosed(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "oom")
+	job := simpleJob(ns, "oom", 4)
+	// Every worker is OOMKilled 1 s after it starts; the first reported
+	// fails the job.
+	annotate(&job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template, map[string]string{
+		cluster.FinishAfterAnnotation: "1s", cluster.ExitCodeAnnotation: "137", cluster.ReasonAnnotation: "OOMKilled",
+	})
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCondition(t, job, kubeflow.JobFailed)
+	c := condition(got, kubeflow.JobFailed)
+	if c.Reason != "OOMKilled" || !strings.Contains(c.Message, "was OOMKilled at 16Gi: raise the worker memory limit or lower the batch size") ||
+		!strings.HasPrefix(c.Message, "worker-") {
+		t.Errorf("Failed = (%s) %q; want reason OOMKilled and a message naming the worker, its 16Gi limit and the fix", c.Reason, c.Message)
+	}
+	framework.Eventually(t, framework.DefaultTimeout, "an OOMKilled warning event", func(ctx context.Context) (bool, string, error) {
+		evs, err := env.Clientset.EventsV1().Events(ns).List(ctx, metav1ListFor(job.Name))
+		if err != nil {
+			return false, "", err
+		}
+		for _, e := range evs.Items {
+			if e.Reason == "OOMKilled" && e.Type == corev1.EventTypeWarning {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(evs.Items)), nil
+	})
+}
+
+func TestSuspendRemovesPodsAndResumeRecreatesThem(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "suspend")
+	job := simpleJob(ns, "pause", 2)
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, job, kubeflow.JobRunning)
+
+	setSuspend(t, job, true)
+	waitCondition(t, job, kubeflow.JobSuspended)
+	framework.Eventually(t, framework.DefaultTimeout, "no pods while suspended, launcher Job suspended", func(ctx context.Context) (bool, string, error) {
+		l := &batchv1.Job{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pause-launcher"}, l); err != nil {
+			return false, "", err
+		}
+		w, lp := len(jobPods(t, job, kubeflow.RoleWorker)), len(jobPods(t, job, kubeflow.RoleLauncher))
+		return w == 0 && lp == 0 && ptr.Deref(l.Spec.Suspend, false), fmt.Sprintf("%d workers, %d launcher pods, launcher suspended=%v", w, lp, ptr.Deref(l.Spec.Suspend, false)), nil
+	})
+
+	setSuspend(t, job, false)
+	got := waitCondition(t, job, kubeflow.JobRunning)
+	if c := condition(got, kubeflow.JobSuspended); c == nil || c.Status != corev1.ConditionFalse || c.Reason != "MPIJobResumed" {
+		t.Errorf("Suspended condition after resume = %+v, want False/MPIJobResumed", c)
+	}
+	if n := len(jobPods(t, job, kubeflow.RoleWorker)); n != 2 {
+		t.Errorf("%d workers after resume, want 2", n)
+	}
+}
+
+func TestTTLDeletesTheWholeJob(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "ttl")
+	job := simpleJob(ns, "short", 1)
+	job.Spec.RunPolicy.TTLSecondsAfterFinished = ptr.To[int32](1)
+	job.Spec.RunPolicy.CleanPodPolicy = ptr.To(kubeflow.CleanPodPolicyAll)
+	finishLauncher(job, "1s", 0)
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, job, kubeflow.JobSucceeded)
+	framework.Eventually(t, framework.DefaultTimeout, "the MPIJob, its launcher Job and every pod gone", func(ctx context.Context) (bool, string, error) {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), &kubeflow.MPIJob{})
+		lerr := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "short-launcher"}, &batchv1.Job{})
+		pods := &corev1.PodList{}
+		if err := env.Client.List(ctx, pods, client.InNamespace(ns)); err != nil {
+			return false, "", err
+		}
+		return apierrors.IsNotFound(err) && apierrors.IsNotFound(lerr) && len(pods.Items) == 0,
+			fmt.Sprintf("job err %v, launcher err %v, %d pods", err, lerr, len(pods.Items)), nil
+	})
+}
+
+func TestCleanPodPolicyAllRemovesLauncherPods(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "clean")
+	job := simpleJob(ns, "tidy", 2)
+	job.Spec.RunPolicy.CleanPodPolicy = ptr.To(kubeflow.CleanPodPolicyAll)
+	finishLauncher(job, "1s", 0)
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, job, kubeflow.JobSucceeded)
+	framework.Eventually(t, framework.DefaultTimeout, "no worker and no launcher pod left", func(ctx context.Context) (bool, string, error) {
+		w, l := len(jobPods(t, job, kubeflow.RoleWorker)), len(jobPods(t, job, kubeflow.RoleLauncher))
+		return w == 0 && l == 0, fmt.Sprintf("%d workers, %d launcher pods", w, l), nil
+	})
+}
+
+func setSuspend(t *testing.T, job *kubeflow.MPIJob, suspend bool) {
+	t.Helper()
+	framework.Eventually(t, framework.DefaultTimeout, "updating suspend", func(ctx context.Context) (bool, string, error) {
+		got := &kubeflow.MPIJob{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
+			return false, "", err
+		}
+		got.Spec.RunPolicy.Suspend = ptr.To(suspend)
+		if err := env.Client.Update(ctx, got); err != nil {
+			return false, err.Error(), nil
+		}
+		return true, "", nil
+	})
+}

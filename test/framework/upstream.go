@@ -1,0 +1,37 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// UpstreamMPIOperatorDir returns the module folder of kubeflow/mpi-operator
+// at the version pinned in tools/cluster/mpi-operator: its CRD and examples
+// are what compatibility tests hold us to.
+func UpstreamMPIOperatorDir(ctx context.Context) (string, error) {
+	repo, _, err := paths()
+	if err != nil {
+		return "", err
+	}
+	modDir := filepath.Join(repo, "tools", "cluster", "mpi-operator")
+	for _, args := range [][]string{
+		{"mod", "download", "github.com/kubeflow/mpi-operator"},
+		{"list", "-m", "-f", "{{.Dir}}", "github.com/kubeflow/mpi-operator"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = modDir
+		cmd.Env = append(os.Environ(), "GOWORK=off")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		if args[0] == "list" {
+			return strings.TrimSpace(string(out)), nil
+		}
+	}
+	return "", nil
+}
