@@ -75,6 +75,9 @@ func run() error {
 		return err
 	}
 	cfg.SSHKeyType, cfg.NCCLEnv = t, nccl
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 
 	scheme := runtime.NewScheme()
 	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme)); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // SSHKeyType is the algorithm of the per-job SSH key pair.
@@ -47,6 +49,24 @@ type Config struct {
 	// NetworkPolicy creates, per job, a NetworkPolicy that lets only the
 	// job's own pods reach its workers.
 	NetworkPolicy bool
+}
+
+// Validate rejects settings that would produce broken children.
+func (c Config) Validate() error {
+	if c.ClusterDomain != "" {
+		if msgs := validation.IsDNS1123Subdomain(c.ClusterDomain); len(msgs) > 0 {
+			return fmt.Errorf("cluster domain %q is not a DNS name: %s", c.ClusterDomain, strings.Join(msgs, "; "))
+		}
+	}
+	if _, err := ParseSSHKeyType(string(c.SSHKeyType)); err != nil && c.SSHKeyType != "" {
+		return err
+	}
+	for name := range c.NCCLEnv {
+		if msgs := validation.IsEnvVarName(name); len(msgs) > 0 {
+			return fmt.Errorf("environment variable name %q: %s", name, strings.Join(msgs, "; "))
+		}
+	}
+	return nil
 }
 
 // DefaultConfig is the controller's configuration without a platform CR.

@@ -1,0 +1,144 @@
+package mpijob
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// testJob is a defaulted 2-worker job; mutate tweaks it per case.
+func testJob(mutate ...func(*kubeflow.MPIJob)) *kubeflow.MPIJob {
+	container := func(name string) corev1.Container {
+		return corev1.Container{Name: name, Image: "example.invalid/train:1", Resources: corev1.ResourceRequirements{
+			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Gi"), "nvidia.com/gpu": resource.MustParse("1")},
+		}}
+	}
+	job := &kubeflow.MPIJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "pi", Namespace: "team-a", UID: "0000-1111"},
+		Spec: kubeflow.MPIJobSpec{
+			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
+				kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{
+					{Name: "launcher", Image: "example.invalid/train:1", Command: []string{"mpirun", "-n", "2", "/opt/pi"}},
+				}}}},
+				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{container("worker")}}}},
+			},
+		},
+	}
+	for _, m := range mutate {
+		m(job)
+	}
+	kubeflow.SetDefaults(job)
+	return job
+}
+
+var fixedKeys = sshKeyPair{PrivatePEM: []byte("-----BEGIN EC PRIVATE KEY-----\nredacted\n-----END EC PRIVATE KEY-----\n"), AuthorizedKey: []byte("ecdsa-sha2-nistp521 AAAA-test\n")}
+
+func golden(t *testing.T, name string, obj any) {
+	t.Helper()
+	got, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".golden.yaml")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./operator/internal/mpijob -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs from its golden file (-want +got); rerun with -update if the change is intended:\n%s", name, diff)
+	}
+}
+
+func TestBuildersGolden(t *testing.T) {
+	nonRoot := func(j *kubeflow.MPIJob) {
+		j.Spec.SSHAuthMountPath = "/home/mpiuser/.ssh"
+		for _, r := range j.Spec.MPIReplicaSpecs {
+			r.Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000)}
+		}
+	}
+	intel := func(j *kubeflow.MPIJob) { j.Spec.MPIImplementation = kubeflow.MPIImplementationIntel }
+	launcherWorker := func(j *kubeflow.MPIJob) {
+		j.Spec.RunLauncherAsWorker = ptr.To(true)
+		j.Spec.MPIImplementation = kubeflow.MPIImplementationMPICH
+		j.Spec.SlotsPerWorker = ptr.To[int32](8)
+	}
+	templateDecides := func(j *kubeflow.MPIJob) {
+		w := &j.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template
+		w.Annotations = map[string]string{istioInjectKey: "true"}
+		w.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "NCCL_DEBUG", Value: "INFO"}}
+		w.Spec.Affinity = &corev1.Affinity{}
+	}
+	cfg := DefaultConfig()
+	cfg.NetworkPolicy = true
+	cases := map[string]*kubeflow.MPIJob{
+		"openmpi":            testJob(),
+		"nonroot-ssh":        testJob(nonRoot),
+		"intel":              testJob(intel),
+		"launcher-as-worker": testJob(launcherWorker),
+		"template-decides":   testJob(templateDecides),
+		"suspended":          testJob(func(j *kubeflow.MPIJob) { j.Spec.RunPolicy.Suspend = ptr.To(true) }),
+	}
+	for name, job := range cases {
+		t.Run(name, func(t *testing.T) {
+			running := []corev1.Pod{*desiredWorker(job, 1, cfg), *desiredWorker(job, 0, cfg)}
+			for i := range running {
+				running[i].Status.Phase = corev1.PodRunning
+			}
+			golden(t, name+"-secret", desiredSSHSecret(job, fixedKeys))
+			golden(t, name+"-configmap", desiredConfigMap(job, running, cfg.ClusterDomain))
+			golden(t, name+"-service", desiredService(job))
+			golden(t, name+"-worker-1", desiredWorker(job, 1, cfg))
+			golden(t, name+"-launcher", desiredLauncherJob(job, cfg))
+			golden(t, name+"-networkpolicy", desiredNetworkPolicy(job))
+		})
+	}
+}
+
+func TestBuildersDoNotMutateTheJob(t *testing.T) {
+	job := testJob()
+	before := job.DeepCopy()
+	cfg := DefaultConfig()
+	desiredWorker(job, 0, cfg)
+	desiredLauncherJob(job, cfg)
+	desiredConfigMap(job, nil, "")
+	if diff := cmp.Diff(before, job); diff != "" {
+		t.Errorf("builders changed the job (-before +after):\n%s", diff)
+	}
+}
+
+func TestGeneratedSSHKeysParse(t *testing.T) {
+	for _, typ := range []SSHKeyType{SSHKeyECDSA, SSHKeyRSA, SSHKeyEd25519} {
+		t.Run(string(typ), func(t *testing.T) {
+			keys, err := generateSSHKeys(typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkKeyPair(keys); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if _, err := ParseSSHKeyType("dsa"); err == nil {
+		t.Error("ParseSSHKeyType accepted dsa")
+	}
+}
