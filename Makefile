@@ -52,7 +52,8 @@ cluster-up: ## Start the dev cluster (4 GPU + 2 CPU kwok nodes, Kueue). GPU_NODE
 	$(DEVCLUSTER) up $(if $(GPU_NODES),--gpu-nodes=$(GPU_NODES)) $(if $(CPU_NODES),--cpu-nodes=$(CPU_NODES))
 
 .PHONY: cluster-down
-cluster-down: ## Stop every process of the dev cluster.
+cluster-down: ## Stop every process of the dev cluster (and the controller `make demo` started).
+	@if [ -f .cache/devcluster/manager.pid ]; then kill "$$(cat .cache/devcluster/manager.pid)" 2>/dev/null || true; rm -f .cache/devcluster/manager.pid; fi
 	$(DEVCLUSTER) down
 
 .PHONY: cluster-status
