@@ -41,6 +41,14 @@ test-unit: ## Unit tests only (no control plane).
 test-e2e: cluster-build ## End-to-end suites, each against its own dev cluster.
 	$(GO_TEST) ./test/e2e/...
 
+##@ Performance
+
+BENCH_ARGS ?= --jobs 100 --workers 8 --upstream
+
+.PHONY: bench
+bench: cluster-build ## Benchmark the MPIJob controller against upstream mpi-operator, side by side (BENCH_ARGS to change).
+	$(GO) run ./tools/bench $(BENCH_ARGS)
+
 ##@ Local cluster
 
 .PHONY: cluster-build

@@ -100,7 +100,7 @@ func run() error {
 		return err
 	}
 	r := &mpijob.Reconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(mpijob.ControllerName),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(mpijob.ControllerName),
 		Config: cfg, Workers: workers,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {

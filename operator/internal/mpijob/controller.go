@@ -12,6 +12,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -28,12 +30,17 @@ const ControllerName = "mpijob-controller"
 
 // Reconciler reconciles MPIJobs.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Config   Config
-	Clock    clock.PassiveClock
+	Client client.Client
+	// APIReader reads around the cache, to check who owns a name that is
+	// taken; the Client is used when nil.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Config    Config
+	Clock     clock.PassiveClock
 	// Workers is the number of jobs reconciled in parallel.
 	Workers int
+
+	expect *expectations
 }
 
 // +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs,verbs=get;list;watch;update;patch;delete
@@ -54,6 +61,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Workers == 0 {
 		r.Workers = 8
 	}
+	if r.APIReader == nil {
+		r.APIReader = r.Client
+	}
+	r.expect = newExpectations()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&kubeflow.MPIJob{}).
@@ -66,6 +77,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // state is what one pass learns and decides; status is written once, at
 // the end of Reconcile, and events only after that write succeeded.
 type state struct {
+	key      types.NamespacedName
 	job      *kubeflow.MPIJob // defaulted copy; its status is the new status
 	workers  []corev1.Pod     // controlled worker pods, by index
 	launcher *batchv1.Job
@@ -92,6 +104,9 @@ func (s *state) requeueAfter(d time.Duration) {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	orig := &kubeflow.MPIJob{}
 	if err := r.Client.Get(ctx, req.NamespacedName, orig); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.expect.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if orig.DeletionTimestamp != nil || !orig.ManagedByUs() {
@@ -101,26 +116,47 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	job := orig.DeepCopy()
 	kubeflow.SetDefaults(job)
-	s := &state{job: job, now: metav1.NewTime(r.Clock.Now())}
+	s := &state{key: req.NamespacedName, job: job, now: metav1.NewTime(r.Clock.Now())}
 	log := log.FromContext(ctx)
 
 	err := r.sync(ctx, s)
 	if err != nil {
 		log.Error(err, "reconcile failed")
 	}
-	if !apiequality.Semantic.DeepEqual(orig.Status, job.Status) {
-		orig.Status = job.Status
-		if uerr := r.Client.Status().Update(ctx, orig); uerr != nil {
-			if apierrors.IsConflict(uerr) {
-				return ctrl.Result{Requeue: true}, nil
-			}
-			return ctrl.Result{}, errors.Join(err, uerr)
-		}
+	if requeue, uerr := r.writeStatus(ctx, s, orig); uerr != nil {
+		return ctrl.Result{}, errors.Join(err, uerr)
+	} else if requeue {
+		return ctrl.Result{Requeue: true}, nil
 	}
 	for _, e := range s.events {
 		r.Recorder.Eventf(orig, nil, e.kind, e.reason, "Reconcile", "%s", e.message)
 	}
 	return ctrl.Result{RequeueAfter: s.requeue}, err
+}
+
+// writeStatus writes the new status when it changed. Changes of pod counts
+// alone are coalesced (at most one such write per coalesceWindow);
+// conditions and times are written at once. A conflict asks for a requeue.
+func (r *Reconciler) writeStatus(ctx context.Context, s *state, orig *kubeflow.MPIJob) (requeue bool, err error) {
+	if apiequality.Semantic.DeepEqual(orig.Status, s.job.Status) {
+		return false, nil
+	}
+	if apiequality.Semantic.DeepEqual(withoutCounts(orig.Status), withoutCounts(s.job.Status)) {
+		if wait := r.expect.wait(s.key, "status", s.now.Time); wait > 0 {
+			s.requeueAfter(wait)
+			return false, nil
+		}
+	} else {
+		r.expect.wrote(s.key, "status", s.now.Time)
+	}
+	orig.Status = s.job.Status
+	if err := r.Client.Status().Update(ctx, orig); err != nil {
+		if apierrors.IsConflict(err) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
 }
 
 // sync runs the phases in order; each returns early only on an API error.
@@ -170,14 +206,20 @@ func (r *Reconciler) observe(ctx context.Context, s *state) error {
 		return err
 	}
 	s.workers, s.lPods = nil, nil
+	present, terminating := map[string]types.UID{}, map[types.UID]bool{}
 	for _, p := range pods.Items {
 		switch {
 		case metav1.IsControlledBy(&p, job) && p.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleWorker:
 			s.workers = append(s.workers, p)
+			present["Pod/"+p.Name] = p.UID
+			if p.DeletionTimestamp != nil {
+				terminating[p.UID] = true
+			}
 		case p.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleLauncher:
 			s.lPods = append(s.lPods, p)
 		}
 	}
+	r.expect.observed(s.key, present, terminating, s.now.Time)
 	launcher := &batchv1.Job{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: launcherName(job)}, launcher)
 	switch {
@@ -222,15 +264,69 @@ func (r *Reconciler) syncSSHSecret(ctx context.Context, s *state) error {
 	if !apierrors.IsNotFound(err) {
 		return err
 	}
+	if r.expect.createPending(s.key, "Secret/"+sshSecretName(s.job)) {
+		return nil
+	}
 	keys, err := generateSSHKeys(r.Config.SSHKeyType)
 	if err != nil {
 		return fmt.Errorf("generating the SSH key pair: %w", err)
 	}
-	return ignoreExists(r.Client.Create(ctx, desiredSSHSecret(s.job, keys)))
+	return r.createChild(ctx, s, desiredSSHSecret(s.job, keys), "Secret")
 }
 
 func (r *Reconciler) syncService(ctx context.Context, s *state) error {
-	return ignoreExists(r.Client.Create(ctx, desiredService(s.job)))
+	desired := desiredService(s.job)
+	existing := &corev1.Service{}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		return r.createChild(ctx, s, desired, "Service")
+	case err != nil:
+		return err
+	case !metav1.IsControlledBy(existing, s.job):
+		return r.foreignChild(s, "Service", existing.Name)
+	}
+	return nil
+}
+
+// createChild creates a child unless our create of it is still on its way
+// to the cache. When the name is taken it reads the live object: one we
+// control (a lagging cache, or a child made before our cache label existed,
+// which gets the label) is fine; anything else is reported, never adopted.
+func (r *Reconciler) createChild(ctx context.Context, s *state, obj client.Object, kind string) error {
+	ekey := kind + "/" + obj.GetName()
+	if r.expect.createPending(s.key, ekey) {
+		return nil
+	}
+	err := r.Client.Create(ctx, obj)
+	if err == nil {
+		r.expect.expectCreate(s.key, ekey, s.now.Time)
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	live, ok := obj.DeepCopyObject().(client.Object)
+	if !ok {
+		return fmt.Errorf("copying %s %s", kind, obj.GetName())
+	}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(live, s.job) {
+		return r.foreignChild(s, kind, obj.GetName())
+	}
+	r.expect.expectCreate(s.key, ekey, s.now.Time)
+	if live.GetLabels()[kubeflow.OperatorNameLabel] != kubeflow.OperatorName {
+		lbl := live.GetLabels()
+		if lbl == nil {
+			lbl = map[string]string{}
+		}
+		lbl[kubeflow.OperatorNameLabel] = kubeflow.OperatorName
+		live.SetLabels(lbl)
+		return r.Client.Update(ctx, live)
+	}
+	return nil
 }
 
 func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
@@ -238,7 +334,9 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 	existing := &corev1.ConfigMap{}
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	if apierrors.IsNotFound(err) {
-		return ignoreExists(r.Client.Create(ctx, desired))
+		// The create opens the coalescing window of discover_hosts.sh.
+		r.expect.wrote(s.key, "config", s.now.Time)
+		return r.createChild(ctx, s, desired, "ConfigMap")
 	}
 	if err != nil {
 		return err
@@ -248,6 +346,14 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 	}
 	if apiequality.Semantic.DeepEqual(existing.Data, desired.Data) {
 		return nil
+	}
+	// The hostfile is written at once; discover_hosts.sh follows workers as
+	// they start, coalesced so that a burst of starts costs one write.
+	if existing.Data[hostfileName] == desired.Data[hostfileName] {
+		if wait := r.expect.wait(s.key, "config", s.now.Time); wait > 0 {
+			s.requeueAfter(wait)
+			return nil
+		}
 	}
 	existing.Data = desired.Data
 	return r.Client.Update(ctx, existing)
@@ -261,6 +367,9 @@ func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
 	if job.IsSuspended() {
 		want = 0
 	}
+	if want == 0 {
+		return r.deleteWorkers(ctx, s, func(*corev1.Pod) bool { return true }, nil)
+	}
 	have := map[string]bool{}
 	for i := range s.workers {
 		p := &s.workers[i]
@@ -269,19 +378,18 @@ func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
 		if job.LauncherIsWorker() {
 			idx--
 		}
-		if err != nil || idx >= want {
-			if p.DeletionTimestamp == nil {
-				if err := client.IgnoreNotFound(r.Client.Delete(ctx, p)); err != nil {
-					return err
-				}
+		if (err != nil || idx >= want) && p.DeletionTimestamp == nil && !r.expect.deletePending(s.key, p.UID) {
+			if err := client.IgnoreNotFound(r.Client.Delete(ctx, p)); err != nil {
+				return err
 			}
+			r.expect.expectDelete(s.key, p.UID, s.now.Time)
 		}
 	}
 	for i := 0; i < want; i++ {
 		if have[workerName(job, i)] {
 			continue
 		}
-		if err := ignoreExists(r.Client.Create(ctx, desiredWorker(job, i, r.Config))); err != nil {
+		if err := r.createChild(ctx, s, desiredWorker(job, i, r.Config), "Pod"); err != nil {
 			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
 				// Quota or admission refused the pod: say so, retry later.
 				s.eventf(corev1.EventTypeWarning, "FailedCreateWorker", "creating %s: %v", workerName(job, i), err)
@@ -303,12 +411,7 @@ func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
 		if job.Spec.LauncherCreationPolicy == kubeflow.LauncherCreationPolicyWaitForWorkersReady && !job.IsSuspended() && !allWorkersReady(job, s.workers) {
 			return nil
 		}
-		launcher := desiredLauncherJob(job, r.Config)
-		if err := r.Client.Create(ctx, launcher); err != nil {
-			return ignoreExists(err)
-		}
-		s.launcher = launcher
-		return nil
+		return r.createChild(ctx, s, desiredLauncherJob(job, r.Config), "Job")
 	}
 	launcher := s.launcher
 	suspended := ptr.Deref(launcher.Spec.Suspend, false)
@@ -355,9 +458,40 @@ func jobConditionTrue(j *batchv1.Job, t batchv1.JobConditionType) bool {
 	return false
 }
 
-func ignoreExists(err error) error {
-	if apierrors.IsAlreadyExists(err) {
+// deleteWorkers deletes, in one request, the workers that match: a
+// DeleteCollection by the job's worker labels (narrowed by fieldSelector,
+// e.g. to pods not yet finished). It does nothing while earlier deletions
+// are still on their way to the cache.
+func (r *Reconciler) deleteWorkers(ctx context.Context, s *state, match func(*corev1.Pod) bool, fieldSelector fields.Selector) error {
+	var targets []types.UID
+	for i := range s.workers {
+		p := &s.workers[i]
+		if p.DeletionTimestamp == nil && match(p) && !r.expect.deletePending(s.key, p.UID) {
+			targets = append(targets, p.UID)
+		}
+	}
+	if len(targets) == 0 {
 		return nil
 	}
-	return err
+	opts := []client.DeleteAllOfOption{
+		client.InNamespace(s.job.Namespace),
+		client.MatchingLabels(roleLabels(s.job, kubeflow.RoleWorker)),
+	}
+	if fieldSelector != nil {
+		opts = append(opts, client.MatchingFieldsSelector{Selector: fieldSelector})
+	}
+	if err := r.Client.DeleteAllOf(ctx, &corev1.Pod{}, opts...); err != nil {
+		return err
+	}
+	for _, uid := range targets {
+		r.expect.expectDelete(s.key, uid, s.now.Time)
+	}
+	return nil
+}
+
+// withoutCounts is a status without the parts that change with every pod
+// event (replica counts), to tell essential status changes from counts.
+func withoutCounts(st kubeflow.JobStatus) kubeflow.JobStatus {
+	st.ReplicaStatuses = nil
+	return st
 }

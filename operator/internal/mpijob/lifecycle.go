@@ -7,6 +7,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -149,14 +150,17 @@ func (r *Reconciler) finish(ctx context.Context, s *state) error {
 	job := s.job
 	policy := ptr.Deref(job.Spec.RunPolicy.CleanPodPolicy, kubeflow.CleanPodPolicyNone)
 	if policy == kubeflow.CleanPodPolicyRunning || policy == kubeflow.CleanPodPolicyAll {
-		for i := range s.workers {
-			p := &s.workers[i]
-			finished := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-			if p.DeletionTimestamp == nil && (policy == kubeflow.CleanPodPolicyAll || !finished) {
-				if err := client.IgnoreNotFound(r.Client.Delete(ctx, p)); err != nil {
-					return err
-				}
+		match, selector := func(*corev1.Pod) bool { return true }, fields.Selector(nil)
+		if policy == kubeflow.CleanPodPolicyRunning {
+			match = func(p *corev1.Pod) bool {
+				return p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 			}
+			selector = fields.AndSelectors(
+				fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
+				fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
+		}
+		if err := r.deleteWorkers(ctx, s, match, selector); err != nil {
+			return err
 		}
 		if s.launcher != nil && !isJobFinished(s.launcher) && !ptr.Deref(s.launcher.Spec.Suspend, false) {
 			s.launcher.Spec.Suspend = ptr.To(true)

@@ -51,7 +51,8 @@ func roleLabels(job *kubeflow.MPIJob, role string) map[string]string {
 	}
 }
 
-// appLabels are the labels of the non-pod children (upstream's "app").
+// appLabels are the labels of the non-pod children: upstream's "app", and
+// the operator-name label that lets our cache hold only our children.
 func appLabels(job *kubeflow.MPIJob) map[string]string {
-	return map[string]string{"app": job.Name}
+	return map[string]string{"app": job.Name, kubeflow.OperatorNameLabel: kubeflow.OperatorName}
 }

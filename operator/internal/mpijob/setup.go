@@ -1,7 +1,9 @@
 package mpijob
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -10,14 +12,21 @@ import (
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
 
-// CacheOptions keeps only the pods of MPIJobs in the controller's cache, so
-// its memory follows the number of MPIJob pods, not of all pods.
+// CacheOptions keeps only MPIJob children (pods, launcher Jobs, Secrets,
+// ConfigMaps, Services) in the controller's cache, so its memory follows
+// the number of MPIJobs, not everything in the cluster.
 func CacheOptions() cache.Options {
 	req, err := labels.NewRequirement(kubeflow.OperatorNameLabel, selection.Equals, []string{kubeflow.OperatorName})
 	if err != nil {
 		panic(err) // a constant, valid requirement
 	}
+	ours := cache.ByObject{Label: labels.NewSelector().Add(*req)}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Label: labels.NewSelector().Add(*req)},
+		&corev1.Pod{}:                 ours,
+		&corev1.Secret{}:              ours,
+		&corev1.ConfigMap{}:           ours,
+		&corev1.Service{}:             ours,
+		&batchv1.Job{}:                ours,
+		&networkingv1.NetworkPolicy{}: ours,
 	}}
 }

@@ -156,7 +156,11 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
 	for _, d := range dirs {
 		keep[d] = true
 	}
-	pruneStale(binRoot, keep, progress)
+	prefixes := []string{"assets-"}
+	for _, m := range toolModules {
+		prefixes = append(prefixes, m.name+"-")
+	}
+	pruneStale(binRoot, prefixes, keep, progress)
 	if err := os.MkdirAll(bins.Assets, 0o755); err != nil {
 		return nil, err
 	}
@@ -176,20 +180,71 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
 // pruneStale removes binaries built for versions no longer pinned (each
 // Kubernetes build is ~500 MB) and leftovers of interrupted builds. Callers
 // hold the cache lock, so no build is in progress.
-func pruneStale(binRoot string, keep map[string]bool, progress io.Writer) {
+func pruneStale(binRoot string, prefixes []string, keep map[string]bool, progress io.Writer) {
 	entries, err := os.ReadDir(binRoot)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
 		path := filepath.Join(binRoot, e.Name())
-		if !e.IsDir() || keep[path] {
+		if !e.IsDir() || keep[path] || !hasAnyPrefix(e.Name(), prefixes) {
 			continue
 		}
 		if err := os.RemoveAll(path); err == nil {
 			fmt.Fprintf(progress, "removed stale build %s\n", e.Name())
 		}
 	}
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamMPIOperator is built only for benchmarks and compatibility runs.
+var upstreamMPIOperator = toolModule{
+	name:       "mpi-operator",
+	mainModule: "github.com/kubeflow/mpi-operator",
+	binaries:   []binary{{"mpi-operator", "github.com/kubeflow/mpi-operator/cmd/mpi-operator"}},
+	extra: func(ctx context.Context, moduleDir, out string) error {
+		src, err := goModDir(ctx, moduleDir, "github.com/kubeflow/mpi-operator")
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(out, "crd"), 0o755); err != nil {
+			return err
+		}
+		return copyFile(filepath.Join(src, "manifests", "base", "kubeflow.org_mpijobs.yaml"), filepath.Join(out, "crd", "kubeflow.org_mpijobs.yaml"))
+	},
+}
+
+// EnsureUpstreamMPIOperator builds Kubeflow's mpi-operator at the version
+// pinned in tools/cluster/mpi-operator and returns the binary and the folder
+// holding its CRD.
+func EnsureUpstreamMPIOperator(ctx context.Context, opts BuildOptions) (binary, crdDir string, err error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	binRoot := filepath.Join(opts.CacheDir, "bin")
+	if err := os.MkdirAll(binRoot, 0o755); err != nil {
+		return "", "", err
+	}
+	unlock, err := lockFile(filepath.Join(binRoot, ".lock"))
+	if err != nil {
+		return "", "", err
+	}
+	defer unlock()
+	dir, _, err := ensureModule(ctx, opts.RepoRoot, binRoot, upstreamMPIOperator, progress)
+	if err != nil {
+		return "", "", err
+	}
+	pruneStale(binRoot, []string{upstreamMPIOperator.name + "-"}, map[string]bool{dir: true}, progress)
+	return filepath.Join(dir, "mpi-operator"), filepath.Join(dir, "crd"), nil
 }
 
 var requireLine = regexp.MustCompile(`(?m)^\s*(?:require\s+)?(\S+)\s+(v[0-9][^\s]*)`)

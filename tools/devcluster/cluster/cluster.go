@@ -42,6 +42,9 @@ type Options struct {
 	// CRDDirs are folders of CRD manifests applied before Kueue starts, so
 	// that Kueue's integrations (kubeflow.org/mpijob) find their APIs at once.
 	CRDDirs []string
+	// APIServerArgs are extra kube-apiserver flags (benchmarks add audit
+	// logging and an advertise address for a loopback-only namespace).
+	APIServerArgs []string
 	// Detach lets the processes outlive the caller (make cluster-up). When
 	// false they are killed if the caller dies (tests).
 	Detach bool

@@ -56,7 +56,7 @@ func (r *runner) run(ctx context.Context) error {
 		{"kube-apiserver", r.startAPIServer},
 		{"controllers, scheduler and kwok", r.startControllers},
 		{"nodes", r.createNodes},
-		{"kueue", r.startKueue},
+		{"CRDs and Kueue", r.startKueue},
 		{"readiness", r.waitReady},
 	}
 	for _, s := range steps {
@@ -184,21 +184,21 @@ func (r *runner) startEtcd(ctx context.Context) error {
 }
 
 func (r *runner) startAPIServer(ctx context.Context) error {
-	p, err := r.start("apiserver", r.bins.KubeAPIServer,
-		"--etcd-servers=http://"+hostPort(r.ports["etcd"]),
+	args := []string{
+		"--etcd-servers=http://" + hostPort(r.ports["etcd"]),
 		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(r.ports["apiserver"]),
+		"--secure-port=" + strconv.Itoa(r.ports["apiserver"]),
 		// Loopback may not be advertised, and no endpoints reconciler is
 		// needed for a single apiserver nobody reaches through a Service.
 		"--endpoint-reconciler-type=none",
-		"--tls-cert-file="+r.files["apiserver.crt"],
-		"--tls-private-key-file="+r.files["apiserver.key"],
-		"--client-ca-file="+r.pki.CAFile,
-		"--token-auth-file="+r.files["tokens"],
+		"--tls-cert-file=" + r.files["apiserver.crt"],
+		"--tls-private-key-file=" + r.files["apiserver.key"],
+		"--client-ca-file=" + r.pki.CAFile,
+		"--token-auth-file=" + r.files["tokens"],
 		"--authorization-mode=Node,RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+r.files["sa.pub"],
-		"--service-account-signing-key-file="+r.files["sa.key"],
+		"--service-account-key-file=" + r.files["sa.pub"],
+		"--service-account-signing-key-file=" + r.files["sa.key"],
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=true",
 		"--max-requests-inflight=1600",
@@ -206,7 +206,9 @@ func (r *runner) startAPIServer(ctx context.Context) error {
 		"--shutdown-delay-duration=0s",
 		"--shutdown-send-retry-after=false",
 		"--profiling=false",
-		"--v=0")
+		"--v=0",
+	}
+	p, err := r.start("apiserver", r.bins.KubeAPIServer, append(args, r.opts.APIServerArgs...)...)
 	if err != nil {
 		return err
 	}

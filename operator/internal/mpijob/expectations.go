@@ -1,0 +1,134 @@
+package mpijob
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// expectationTTL bounds how long a write we made may stay unseen in the
+// cache before we stop trusting it and act again.
+const expectationTTL = 30 * time.Second
+
+// coalesceWindow is how long count-only status updates and discover_hosts
+// refreshes wait for more changes, so that workers turning Running one by
+// one cost one write, not one each. Conditions never wait. The kubelet
+// itself takes up to a minute to refresh a mounted ConfigMap, so a few
+// seconds here cost elastic launchers nothing.
+const coalesceWindow = 5 * time.Second
+
+// expectations remembers, per job, the pods we created or deleted that the
+// informer cache has not shown yet, and when we last wrote optional
+// updates. Without it a reconcile that runs on a stale cache repeats
+// creates and deletes (upstream deleted each worker ~3 times under load).
+type expectations struct {
+	mu   sync.Mutex
+	jobs map[types.NamespacedName]*jobExpectations
+}
+
+type jobExpectations struct {
+	created    map[string]time.Time
+	deleted    map[types.UID]time.Time
+	lastStatus time.Time
+	lastConfig time.Time
+}
+
+func newExpectations() *expectations {
+	return &expectations{jobs: map[types.NamespacedName]*jobExpectations{}}
+}
+
+func (e *expectations) get(job types.NamespacedName) *jobExpectations {
+	j := e.jobs[job]
+	if j == nil {
+		j = &jobExpectations{created: map[string]time.Time{}, deleted: map[types.UID]time.Time{}}
+		e.jobs[job] = j
+	}
+	return j
+}
+
+// forget drops everything about a job that no longer exists.
+func (e *expectations) forget(job types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.jobs, job)
+}
+
+// observed reconciles expectations with what the cache shows: created pods
+// that appeared and deleted pods that disappeared (or are terminating) are
+// no longer pending.
+func (e *expectations) observed(job types.NamespacedName, present map[string]types.UID, terminating map[types.UID]bool, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	for name, at := range j.created {
+		if _, ok := present[name]; ok || now.Sub(at) > expectationTTL {
+			delete(j.created, name)
+		}
+	}
+	live := map[types.UID]bool{}
+	for _, uid := range present {
+		live[uid] = true
+	}
+	for uid, at := range j.deleted {
+		if !live[uid] || terminating[uid] || now.Sub(at) > expectationTTL {
+			delete(j.deleted, uid)
+		}
+	}
+}
+
+func (e *expectations) createPending(job types.NamespacedName, name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.get(job).created[name]
+	return ok
+}
+
+func (e *expectations) expectCreate(job types.NamespacedName, name string, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(job).created[name] = now
+}
+
+func (e *expectations) deletePending(job types.NamespacedName, uid types.UID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.get(job).deleted[uid]
+	return ok
+}
+
+func (e *expectations) expectDelete(job types.NamespacedName, uid types.UID, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(job).deleted[uid] = now
+}
+
+// wait reports how long an optional write of kind ("status", "config")
+// should wait so that writes of that kind are at least coalesceWindow
+// apart; zero means write now (and records the write).
+func (e *expectations) wait(job types.NamespacedName, kind string, now time.Time) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	last := &j.lastStatus
+	if kind == "config" {
+		last = &j.lastConfig
+	}
+	if d := coalesceWindow - now.Sub(*last); d > 0 {
+		return d
+	}
+	*last = now
+	return 0
+}
+
+// wrote records a write of kind that was not optional.
+func (e *expectations) wrote(job types.NamespacedName, kind string, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	if kind == "config" {
+		j.lastConfig = now
+	} else {
+		j.lastStatus = now
+	}
+}

@@ -1,0 +1,171 @@
+// Command bench measures the MPIJob controller on the local real cluster
+// and, with --upstream, Kubeflow's mpi-operator on an identical cluster in
+// the same run, and prints both side by side with their ratios.
+//
+// Every controller runs with its cluster inside a network namespace of its
+// own that has only a loopback interface (upstream's health server binds
+// :8080 on every interface and has no flag to change that), so nothing
+// listens beyond loopback.
+//
+//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+type options struct {
+	Jobs        int           `json:"jobs"`
+	Workers     int           `json:"workers"`
+	Nodes       int           `json:"nodes"`
+	FinishAfter time.Duration `json:"finishAfter"`
+	Timeout     time.Duration `json:"timeout"`
+	Controller  string        `json:"controller"` // ours | upstream
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var o options
+	var upstream, upstreamOnly bool
+	var internal string
+	flag.IntVar(&o.Jobs, "jobs", 100, "MPIJobs created at once")
+	flag.IntVar(&o.Workers, "workers", 8, "workers per job (1 nvidia.com/gpu each)")
+	flag.IntVar(&o.Nodes, "nodes", 0, "kwok GPU nodes (8 GPUs each); default: just enough for every worker")
+	flag.DurationVar(&o.FinishAfter, "finish-after", 20*time.Second, "how long each launcher runs once Running")
+	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up a run after this long")
+	flag.BoolVar(&upstream, "upstream", false, "also measure upstream mpi-operator v0.8.0 in its best tuning, side by side")
+	flag.BoolVar(&upstreamOnly, "upstream-only", false, "measure only upstream mpi-operator")
+	flag.StringVar(&internal, "internal-run", "", "(internal) run one controller in this network namespace and print JSON")
+	flag.Parse()
+	if o.Jobs < 1 || o.Workers < 1 {
+		return fmt.Errorf("--jobs and --workers must be at least 1 (got %d, %d)", o.Jobs, o.Workers)
+	}
+	if o.Nodes == 0 {
+		o.Nodes = (o.Jobs*o.Workers + 7) / 8
+	}
+	if internal != "" {
+		o.Controller = internal
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		res, err := measure(ctx, o)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+
+	var controllers []string
+	if !upstreamOnly {
+		controllers = append(controllers, "ours")
+	}
+	if upstream || upstreamOnly {
+		controllers = append(controllers, "upstream")
+	}
+	fmt.Printf("bench: %d MPIJobs x %d workers (1 GPU each) on %d kwok nodes, created at once; launchers run %s\n",
+		o.Jobs, o.Workers, o.Nodes, o.FinishAfter)
+	results := map[string]*result{}
+	for _, c := range controllers {
+		fmt.Printf("bench: measuring %s controller (fresh cluster in its own loopback-only network namespace)...\n", c)
+		res, err := runIsolated(o, c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+		results[c] = res
+	}
+	printResults(o, controllers, results)
+	return nil
+}
+
+// runIsolated re-runs this program in a new network namespace holding only
+// a loopback interface, and reads its JSON result.
+func runIsolated(o options, controller string) (*result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--net"}
+	if os.Geteuid() != 0 {
+		args = append(args, "--map-root-user")
+	}
+	args = append(args, "sh", "-c", `ip link set lo up && exec "$0" "$@"`, self,
+		"--internal-run="+controller,
+		fmt.Sprintf("--jobs=%d", o.Jobs), fmt.Sprintf("--workers=%d", o.Workers), fmt.Sprintf("--nodes=%d", o.Nodes),
+		"--finish-after="+o.FinishAfter.String(), "--timeout="+o.Timeout.String())
+	cmd := exec.Command("unshare", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("isolated run: %w", err)
+	}
+	res := &result{}
+	if err := json.Unmarshal(out.Bytes(), res); err != nil {
+		return nil, fmt.Errorf("reading the isolated run's result %q: %w", out.String(), err)
+	}
+	return res, nil
+}
+
+func printResults(o options, controllers []string, results map[string]*result) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	header := "metric\t"
+	for _, c := range controllers {
+		header += c + "\t"
+	}
+	if len(controllers) == 2 {
+		header += "upstream/ours\t"
+	}
+	fmt.Fprintln(tw, header)
+	row := func(name string, get func(*result) float64, format string) {
+		line := name + "\t"
+		for _, c := range controllers {
+			line += fmt.Sprintf(format, get(results[c])) + "\t"
+		}
+		if len(controllers) == 2 {
+			ours, up := get(results["ours"]), get(results["upstream"])
+			if ours > 0 {
+				line += fmt.Sprintf("%.2fx", up/ours) + "\t"
+			} else {
+				line += "-\t"
+			}
+		}
+		fmt.Fprintln(tw, line)
+	}
+	row("all pods created p50 (s)", func(r *result) float64 { return r.PodsCreatedP50 }, "%.2f")
+	row("all pods created p99 (s)", func(r *result) float64 { return r.PodsCreatedP99 }, "%.2f")
+	row("all workers Running p50 (s)", func(r *result) float64 { return r.WorkersRunningP50 }, "%.2f")
+	row("all workers Running p99 (s)", func(r *result) float64 { return r.WorkersRunningP99 }, "%.2f")
+	row("Succeeded p99 (s)", func(r *result) float64 { return r.SucceededP99 }, "%.2f")
+	row("API writes per job", func(r *result) float64 { return r.WritesPerJob }, "%.1f")
+	row("controller peak RSS (MiB)", func(r *result) float64 { return r.PeakRSSMiB }, "%.0f")
+	row("jobs Succeeded", func(r *result) float64 { return float64(r.Succeeded) }, "%.0f")
+	row("jobs with Running condition", func(r *result) float64 { return float64(r.RunningRecorded) }, "%.0f")
+	row("worker pods deleted more than once", func(r *result) float64 { return float64(r.RepeatedDeletes) }, "%.0f")
+	row("pods left behind", func(r *result) float64 { return float64(r.PodsLeft) }, "%.0f")
+	_ = tw.Flush()
+	for _, c := range controllers {
+		kinds := make([]string, 0, len(results[c].WritesByKind))
+		for k, n := range results[c].WritesByKind {
+			kinds = append(kinds, fmt.Sprintf("%s=%.1f", k, float64(n)/float64(o.Jobs)))
+		}
+		sort.Strings(kinds)
+		fmt.Printf("%s writes per job: %s\n", c, strings.Join(kinds, ", "))
+	}
+	fmt.Printf("(%d jobs x %d workers; times from each job's create call; lower is better except counts of jobs)\n", o.Jobs, o.Workers)
+}
