@@ -24,6 +24,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 type options struct {
@@ -33,9 +36,13 @@ type options struct {
 	FinishAfter time.Duration `json:"finishAfter"`
 	Timeout     time.Duration `json:"timeout"`
 	Controller  string        `json:"controller"` // ours | upstream
+	// OursArgs are extra flags for our manager (experiments).
+	OursArgs string `json:"oursArgs"`
 }
 
 func main() {
+	// API warnings (deprecations, pruned fields) reach the user.
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -53,6 +60,7 @@ func run() error {
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up a run after this long")
 	flag.BoolVar(&upstream, "upstream", false, "also measure upstream mpi-operator v0.8.0 in its best tuning, side by side")
 	flag.BoolVar(&upstreamOnly, "upstream-only", false, "measure only upstream mpi-operator")
+	flag.StringVar(&o.OursArgs, "ours-args", "", "extra space-separated flags for our manager, e.g. --spread-workers=false")
 	flag.StringVar(&internal, "internal-run", "", "(internal) run one controller in this network namespace and print JSON")
 	flag.Parse()
 	if o.Jobs < 1 || o.Workers < 1 {
@@ -108,7 +116,7 @@ func runIsolated(o options, controller string) (*result, error) {
 	args = append(args, "sh", "-c", `ip link set lo up && exec "$0" "$@"`, self,
 		"--internal-run="+controller,
 		fmt.Sprintf("--jobs=%d", o.Jobs), fmt.Sprintf("--workers=%d", o.Workers), fmt.Sprintf("--nodes=%d", o.Nodes),
-		"--finish-after="+o.FinishAfter.String(), "--timeout="+o.Timeout.String())
+		"--finish-after="+o.FinishAfter.String(), "--timeout="+o.Timeout.String(), "--ours-args="+o.OursArgs)
 	cmd := exec.Command("unshare", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr

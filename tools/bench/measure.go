@@ -18,6 +18,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -145,6 +146,7 @@ func measure(ctx context.Context, o options) (*result, error) {
 	if o.Controller == "ours" {
 		ctrlArgs = []string{"--kubeconfig=" + c.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
 			"--kube-api-qps=500", "--kube-api-burst=1000", "--workers=16"}
+		ctrlArgs = append(ctrlArgs, strings.Fields(o.OursArgs)...)
 	} else {
 		// Upstream in its best tuning: 8 threads, QPS 100, work-queue limit lifted.
 		ctrlArgs = []string{"--kubeConfig=" + c.Kubeconfig, "--threadiness=8", "--kube-api-qps=100", "--kube-api-burst=200",
@@ -180,19 +182,15 @@ func measure(ctx context.Context, o options) (*result, error) {
 
 	tracks := map[string]*jobTrack{}
 	var mu sync.Mutex
-	podWatch, err := cl.Watch(ctx, &corev1.PodList{}, client.InNamespace(benchNamespace))
-	if err != nil {
-		return nil, err
-	}
-	defer podWatch.Stop()
-	jobWatch, err := cl.Watch(ctx, &kubeflow.MPIJobList{}, client.InNamespace(benchNamespace))
-	if err != nil {
-		return nil, err
-	}
-	defer jobWatch.Stop()
 	done := make(chan struct{})
-	go followPods(podWatch, tracks, &mu, o.Workers)
-	go followJobs(jobWatch, tracks, &mu, o.Jobs, done)
+	watchCtx, stopWatches := context.WithCancel(ctx)
+	defer stopWatches()
+	podEvents := make(chan runtime.Object, 4096)
+	jobEvents := make(chan runtime.Object, 1024)
+	go follow(watchCtx, cl, &corev1.PodList{}, podEvents)
+	go follow(watchCtx, cl, &kubeflow.MPIJobList{}, jobEvents)
+	go followPods(podEvents, tracks, &mu, o.Workers)
+	go followJobs(jobEvents, tracks, &mu, o.Jobs, done)
 
 	names := make(chan int)
 	var wg sync.WaitGroup
@@ -310,10 +308,54 @@ func benchJob(name string, o options) *kubeflow.MPIJob {
 	}
 }
 
-func followPods(w watch.Interface, tracks map[string]*jobTrack, mu *sync.Mutex, workers int) {
-	for ev := range w.ResultChan() {
-		pod, ok := ev.Object.(*corev1.Pod)
-		if !ok || ev.Type == watch.Deleted {
+// follow lists and watches objects of the bench namespace and sends every
+// object it sees (added or modified) to out. A watch the apiserver closes
+// (a slow watcher on a busy 2-core machine) is re-established from a fresh
+// list, so no final state is missed.
+func follow(ctx context.Context, cl client.WithWatch, list client.ObjectList, out chan<- runtime.Object) {
+	for ctx.Err() == nil {
+		fresh, ok := list.DeepCopyObject().(client.ObjectList)
+		if !ok {
+			return
+		}
+		if err := cl.List(ctx, fresh, client.InNamespace(benchNamespace)); err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		items, err := apimeta.ExtractList(fresh)
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			select {
+			case out <- it:
+			case <-ctx.Done():
+				return
+			}
+		}
+		w, err := cl.Watch(ctx, list, client.InNamespace(benchNamespace), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: fresh.GetResourceVersion()}})
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Added || ev.Type == watch.Modified {
+				select {
+				case out <- ev.Object:
+				case <-ctx.Done():
+					w.Stop()
+					return
+				}
+			}
+		}
+		w.Stop()
+	}
+}
+
+func followPods(events <-chan runtime.Object, tracks map[string]*jobTrack, mu *sync.Mutex, workers int) {
+	for obj := range events {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
 			continue
 		}
 		now := time.Now()
@@ -335,10 +377,10 @@ func followPods(w watch.Interface, tracks map[string]*jobTrack, mu *sync.Mutex, 
 	}
 }
 
-func followJobs(w watch.Interface, tracks map[string]*jobTrack, mu *sync.Mutex, jobs int, done chan struct{}) {
+func followJobs(events <-chan runtime.Object, tracks map[string]*jobTrack, mu *sync.Mutex, jobs int, done chan struct{}) {
 	finished := 0
-	for ev := range w.ResultChan() {
-		job, ok := ev.Object.(*kubeflow.MPIJob)
+	for obj := range events {
+		job, ok := obj.(*kubeflow.MPIJob)
 		if !ok {
 			continue
 		}
@@ -359,6 +401,8 @@ func followJobs(w watch.Interface, tracks map[string]*jobTrack, mu *sync.Mutex, 
 		mu.Unlock()
 		if finished == jobs {
 			close(done)
+			for range events { // keep draining until the watches stop
+			}
 			return
 		}
 	}

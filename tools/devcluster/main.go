@@ -22,6 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
@@ -39,6 +41,8 @@ flags (up):
 `
 
 func main() {
+	// API warnings (deprecations, pruned fields) reach the user.
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "devcluster:", err)
 		var ue usageError

@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -109,5 +110,12 @@ func run() error {
 	if err := errors.Join(mgr.AddHealthzCheck("healthz", healthz.Ping), mgr.AddReadyzCheck("readyz", healthz.Ping)); err != nil {
 		return err
 	}
+	if err := metrics.Registry.Register(mpijob.NewPhaseCollector(mgr.GetClient())); err != nil {
+		return err
+	}
+	go func() {
+		<-mgr.Elected()
+		mpijob.SetLeader(true)
+	}()
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

@@ -90,6 +90,7 @@ func TestBuildersGolden(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.NetworkPolicy = true
+	cfg.SpreadWorkers = true
 	cases := map[string]*kubeflow.MPIJob{
 		"openmpi":            testJob(),
 		"nonroot-ssh":        testJob(nonRoot),

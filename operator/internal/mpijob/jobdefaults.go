@@ -30,15 +30,15 @@ func applyJobDefaults(job *kubeflow.MPIJob, tmpl *corev1.PodTemplateSpec, role s
 			c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: cfg.NCCLEnv[name]})
 		}
 	}
-	if role == kubeflow.RoleWorker && cfg.SpreadWorkers && tmpl.Spec.Affinity == nil {
-		tmpl.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-				Weight: 100,
-				PodAffinityTerm: corev1.PodAffinityTerm{
-					TopologyKey:   corev1.LabelHostname,
-					LabelSelector: &metav1.LabelSelector{MatchLabels: roleLabels(job, kubeflow.RoleWorker)},
-				},
-			}},
+	// A soft topology spread rather than preferred pod anti-affinity: the
+	// same "one worker per node where possible", but the scheduler's
+	// inter-pod affinity scoring is far slower with hundreds of workers.
+	if role == kubeflow.RoleWorker && cfg.SpreadWorkers && tmpl.Spec.Affinity == nil && len(tmpl.Spec.TopologySpreadConstraints) == 0 {
+		tmpl.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+			MaxSkew:           1,
+			TopologyKey:       corev1.LabelHostname,
+			WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector:     &metav1.LabelSelector{MatchLabels: roleLabels(job, kubeflow.RoleWorker)},
 		}}
 	}
 }

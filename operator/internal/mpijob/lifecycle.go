@@ -32,6 +32,7 @@ func (r *Reconciler) updateStatus(s *state) {
 		}
 	}
 	if s.launcher != nil {
+		metricJobInfo.WithLabelValues(s.launcher.Name, job.Namespace).Set(1)
 		lFailed = s.launcher.Status.Failed
 		if jobConditionTrue(s.launcher, batchv1.JobComplete) {
 			lSucceeded = 1

@@ -1,9 +1,11 @@
 package mpijob
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -38,4 +40,76 @@ func observeTimeToRunning(job *kubeflow.MPIJob, now time.Time) {
 		start = job.Status.StartTime.Time
 	}
 	metricCreateToRunning.Observe(now.Sub(start).Seconds())
+}
+
+// Upstream's info and leader gauges.
+var (
+	metricJobInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mpi_operator_job_info", Help: "Information about MPIJobs: 1 per launcher.",
+	}, []string{"launcher", "namespace"})
+	metricIsLeader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mpi_operator_is_leader", Help: "1 when this replica is the leader.",
+	})
+)
+
+func init() {
+	metrics.Registry.MustRegister(metricJobInfo, metricIsLeader)
+}
+
+// SetLeader records whether this replica leads.
+func SetLeader(leading bool) {
+	if leading {
+		metricIsLeader.Set(1)
+	} else {
+		metricIsLeader.Set(0)
+	}
+}
+
+// phaseCollector reports MPIJobs by phase from the informer cache at scrape
+// time, so the gauge is always exact and costs nothing between scrapes.
+type phaseCollector struct {
+	list func(ctx context.Context) ([]kubeflow.MPIJob, error)
+	desc *prometheus.Desc
+}
+
+// NewPhaseCollector returns the mpijob_jobs{namespace,phase} collector.
+func NewPhaseCollector(r client.Reader) prometheus.Collector {
+	return &phaseCollector{
+		list: func(ctx context.Context) ([]kubeflow.MPIJob, error) {
+			l := &kubeflow.MPIJobList{}
+			err := r.List(ctx, l)
+			return l.Items, err
+		},
+		desc: prometheus.NewDesc("mpijob_jobs", "MPIJobs by namespace and phase (the latest true condition).", []string{"namespace", "phase"}, nil),
+	}
+}
+
+func (c *phaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	jobs, err := c.list(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	counts := map[[2]string]int{}
+	for i := range jobs {
+		counts[[2]string{jobs[i].Namespace, Phase(&jobs[i].Status)}]++
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+}
+
+// Phase names a job's state: the latest true condition among Succeeded,
+// Failed, Suspended, Running and Created; Pending when none is true.
+func Phase(st *kubeflow.JobStatus) string {
+	for _, t := range []kubeflow.JobConditionType{kubeflow.JobSucceeded, kubeflow.JobFailed, kubeflow.JobSuspended, kubeflow.JobRunning, kubeflow.JobCreated} {
+		if isTrue(st, t) {
+			return string(t)
+		}
+	}
+	return "Pending"
 }

@@ -315,7 +315,7 @@ func ensureModule(ctx context.Context, repoRoot, binRoot string, m toolModule, p
 	for _, b := range m.binaries {
 		names = append(names, b.name)
 	}
-	fmt.Fprintf(progress, "building %s %s (%s); the first build of the control plane takes 20-30 minutes on 2 cores, later ones seconds\n",
+	fmt.Fprintf(progress, "building %s %s (%s); a first build takes minutes (the whole control plane 20-30 minutes on 2 cores), later ones seconds\n",
 		m.mainModule, version, strings.Join(names, ", "))
 	start := time.Now()
 	for _, b := range m.binaries {

@@ -1,0 +1,69 @@
+package mpijob_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+)
+
+func scrape(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, manager.MetricsURL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+// The manager exports upstream's metric names, so existing dashboards keep
+// working, and ours: time to running, jobs by phase, failures by reason.
+func TestMetricsKeepUpstreamNamesAndAddOurs(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "metrics")
+	ok := simpleJob(ns, "ok", 1)
+	finishLauncher(ok, "1s", 0)
+	bad := simpleJob(ns, "bad", 1)
+	bad.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].RestartPolicy = kubeflow.RestartPolicyNever
+	finishLauncher(bad, "1s", 9)
+	for _, j := range []*kubeflow.MPIJob{ok, bad} {
+		if err := env.Client.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCondition(t, ok, kubeflow.JobSucceeded)
+	waitCondition(t, bad, kubeflow.JobFailed)
+	want := []string{
+		fmt.Sprintf(`mpi_operator_jobs_created_total{namespace=%q} 2`, ns),
+		fmt.Sprintf(`mpi_operator_jobs_successful_total{namespace=%q} 1`, ns),
+		fmt.Sprintf(`mpi_operator_jobs_failed_total{namespace=%q,reason="LauncherFailed"} 1`, ns),
+		fmt.Sprintf(`mpi_operator_job_info{launcher="ok-launcher",namespace=%q} 1`, ns),
+		`mpi_operator_is_leader 1`,
+		fmt.Sprintf(`mpijob_jobs{namespace=%q,phase="Succeeded"} 1`, ns),
+		fmt.Sprintf(`mpijob_jobs{namespace=%q,phase="Failed"} 1`, ns),
+		`mpijob_create_to_running_seconds_count`,
+	}
+	framework.Eventually(t, framework.DefaultTimeout, "the metrics", func(ctx context.Context) (bool, string, error) {
+		body, err := scrape(ctx)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		var missing []string
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = append(missing, w)
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("missing %q", missing), nil
+	})
+}
