@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 30m
 GO_TEST ?= $(GO) test -count=1 -timeout $(TEST_TIMEOUT)
 
 # Pinned tool modules: each builds binaries into the cache or runs as a tool.
-TOOL_MODULES := tools/cluster/etcd tools/cluster/kube tools/cluster/kwok tools/cluster/kueue tools/gotools
+TOOL_MODULES := tools/cluster/etcd tools/cluster/kube tools/cluster/kwok tools/cluster/kueue tools/cluster/mpi-operator tools/gotools tools/controller-gen
 
 ##@ Everyday
 
@@ -78,7 +78,7 @@ cluster-env: ## Print exports for KUBECONFIG, KUBEBUILDER_ASSETS and kubectl: ev
 build: ## Compile every package.
 	$(GO) build ./...
 
-CONTROLLER_GEN := $(GO) tool -modfile=tools/gotools/go.mod controller-gen
+CONTROLLER_GEN := $(GO) tool -modfile=tools/controller-gen/go.mod controller-gen
 
 .PHONY: generate
 generate: ## Regenerate every generated file.

@@ -126,7 +126,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if requeue, uerr := r.writeStatus(ctx, s, orig); uerr != nil {
 		return ctrl.Result{}, errors.Join(err, uerr)
 	} else if requeue {
-		return ctrl.Result{Requeue: true}, nil
+		// A conflict: the job changed under us; look again shortly.
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
 	}
 	for _, e := range s.events {
 		r.Recorder.Eventf(orig, nil, e.kind, e.reason, "Reconcile", "%s", e.message)
@@ -275,16 +276,21 @@ func (r *Reconciler) syncSSHSecret(ctx context.Context, s *state) error {
 }
 
 func (r *Reconciler) syncService(ctx context.Context, s *state) error {
-	desired := desiredService(s.job)
-	existing := &corev1.Service{}
+	return r.ensureChild(ctx, s, desiredService(s.job), &corev1.Service{}, "Service")
+}
+
+// ensureChild creates desired when the cache does not hold it, and reports
+// a same-named object that the job does not control. existing is an empty
+// object of desired's type.
+func (r *Reconciler) ensureChild(ctx context.Context, s *state, desired, existing client.Object, kind string) error {
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	switch {
 	case apierrors.IsNotFound(err):
-		return r.createChild(ctx, s, desired, "Service")
+		return r.createChild(ctx, s, desired, kind)
 	case err != nil:
 		return err
 	case !metav1.IsControlledBy(existing, s.job):
-		return r.foreignChild(s, "Service", existing.Name)
+		return r.foreignChild(s, kind, existing.GetName())
 	}
 	return nil
 }

@@ -3,10 +3,9 @@ package mpijob
 import (
 	"strconv"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/utils/ptr"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"

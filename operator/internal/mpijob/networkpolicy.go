@@ -4,9 +4,7 @@ import (
 	"context"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
@@ -36,16 +34,5 @@ func (r *Reconciler) syncNetworkPolicy(ctx context.Context, s *state) error {
 	if !r.Config.NetworkPolicy {
 		return nil
 	}
-	desired := desiredNetworkPolicy(s.job)
-	existing := &networkingv1.NetworkPolicy{}
-	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
-	switch {
-	case apierrors.IsNotFound(err):
-		return r.createChild(ctx, s, desired, "NetworkPolicy")
-	case err != nil:
-		return err
-	case !metav1.IsControlledBy(existing, s.job):
-		return r.foreignChild(s, "NetworkPolicy", existing.Name)
-	}
-	return nil
+	return r.ensureChild(ctx, s, desiredNetworkPolicy(s.job), &networkingv1.NetworkPolicy{}, "NetworkPolicy")
 }

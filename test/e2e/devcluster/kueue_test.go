@@ -17,15 +17,6 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
-func kueueObject(kind, ns, name string, spec map[string]any) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-	u.SetAPIVersion("kueue.x-k8s.io/v1beta2")
-	u.SetKind(kind)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	return u
-}
-
 // queuedJob asks for 4 GPUs for as long as finishAfter says.
 func queuedJob(ns, name, queue, finishAfter string) *batchv1.Job {
 	job := &batchv1.Job{
@@ -55,10 +46,10 @@ func TestKueueAdmitsWithinQuotaAndQueuesTheRest(t *testing.T) {
 	ns := env.CreateNamespace(t, "kueue")
 	cq := "cq-" + ns
 	objs := []*unstructured.Unstructured{
-		kueueObject("ResourceFlavor", "", "gpu-"+ns, map[string]any{
+		framework.KueueObject("ResourceFlavor", "", "gpu-"+ns, map[string]any{
 			"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct},
 		}),
-		kueueObject("ClusterQueue", "", cq, map[string]any{
+		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
 			"namespaceSelector": map[string]any{},
 			"resourceGroups": []any{map[string]any{
 				"coveredResources": []any{"cpu", "nvidia.com/gpu"},
@@ -71,7 +62,7 @@ func TestKueueAdmitsWithinQuotaAndQueuesTheRest(t *testing.T) {
 				}},
 			}},
 		}),
-		kueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
+		framework.KueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
 	}
 	for _, o := range objs {
 		if err := env.Client.Create(ctx, o); err != nil {

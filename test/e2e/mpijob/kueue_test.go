@@ -13,23 +13,14 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
-func kueueObject(kind, ns, name string, spec map[string]any) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-	u.SetAPIVersion("kueue.x-k8s.io/v1beta2")
-	u.SetKind(kind)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	return u
-}
-
 // createQueue makes a LocalQueue "team" in ns backed by a ClusterQueue with
 // room for gpus GPUs.
 func createQueue(t *testing.T, ns string, gpus int) {
 	t.Helper()
 	flavor, cq := "gpu-"+ns, "cq-"+ns
 	objs := []*unstructured.Unstructured{
-		kueueObject("ResourceFlavor", "", flavor, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
-		kueueObject("ClusterQueue", "", cq, map[string]any{
+		framework.KueueObject("ResourceFlavor", "", flavor, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
+		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
 			"namespaceSelector": map[string]any{},
 			"resourceGroups": []any{map[string]any{
 				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
@@ -40,7 +31,7 @@ func createQueue(t *testing.T, ns string, gpus int) {
 				}}},
 			}},
 		}),
-		kueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
+		framework.KueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
 	}
 	for _, o := range objs {
 		if err := env.Client.Create(context.Background(), o); err != nil {
