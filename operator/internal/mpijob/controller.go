@@ -83,7 +83,10 @@ type state struct {
 	launcher *batchv1.Job
 	lPods    []corev1.Pod // the launcher Job's pods
 	events   []event
-	requeue  time.Duration
+	// afterWrite runs once the status write succeeded (metrics), so a
+	// retried pass never counts twice.
+	afterWrite []func()
+	requeue    time.Duration
 	now      metav1.Time
 }
 
@@ -131,6 +134,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	for _, e := range s.events {
 		r.Recorder.Eventf(orig, nil, e.kind, e.reason, "Reconcile", "%s", e.message)
+	}
+	for _, f := range s.afterWrite {
+		f()
 	}
 	return ctrl.Result{RequeueAfter: s.requeue}, err
 }

@@ -22,7 +22,7 @@ func (r *Reconciler) updateStatus(s *state) {
 		msg := fmt.Sprintf("MPIJob %s/%s is created.", job.Namespace, job.Name)
 		setCondition(st, kubeflow.JobCreated, corev1.ConditionTrue, ReasonCreated, msg, now)
 		s.eventf(corev1.EventTypeNormal, ReasonCreated, "%s", msg)
-		metricJobsCreated.WithLabelValues(job.Namespace).Inc()
+		s.afterWrite = append(s.afterWrite, func() { metricJobsCreated.WithLabelValues(job.Namespace).Inc() })
 	}
 
 	var lActive, lSucceeded, lFailed int32
@@ -67,7 +67,7 @@ func (r *Reconciler) updateStatus(s *state) {
 			st.CompletionTime = s.launcher.Status.CompletionTime
 		}
 		r.markCompleted(s)
-		metricJobsSuccessful.WithLabelValues(job.Namespace).Inc()
+		s.afterWrite = append(s.afterWrite, func() { metricJobsSuccessful.WithLabelValues(job.Namespace).Inc() })
 		return
 	}
 
@@ -81,7 +81,7 @@ func (r *Reconciler) updateStatus(s *state) {
 		if !isTrue(st, kubeflow.JobRunning) {
 			setCondition(st, kubeflow.JobRunning, corev1.ConditionTrue, ReasonRunning, fmt.Sprintf("MPIJob %s/%s is running.", job.Namespace, job.Name), now)
 			s.eventf(corev1.EventTypeNormal, ReasonRunning, "MPIJob %s/%s is running", job.Namespace, job.Name)
-			observeTimeToRunning(job, now.Time)
+			s.afterWrite = append(s.afterWrite, func() { observeTimeToRunning(job, now.Time) })
 		}
 		return
 	}
@@ -132,7 +132,8 @@ func (r *Reconciler) failure(s *state) (Diagnosis, bool) {
 func (r *Reconciler) fail(s *state, d Diagnosis) {
 	if setCondition(&s.job.Status, kubeflow.JobFailed, corev1.ConditionTrue, d.Reason, d.Message, s.now) {
 		s.eventf(corev1.EventTypeWarning, d.Reason, "%s", d.Message)
-		metricJobsFailed.WithLabelValues(s.job.Namespace, d.Reason).Inc()
+		ns := s.job.Namespace
+		s.afterWrite = append(s.afterWrite, func() { metricJobsFailed.WithLabelValues(ns, d.Reason).Inc() })
 	}
 	r.markCompleted(s)
 }

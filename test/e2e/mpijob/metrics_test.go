@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/utils/ptr"
+
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
@@ -35,6 +37,7 @@ func TestMetricsKeepUpstreamNamesAndAddOurs(t *testing.T) {
 	finishLauncher(ok, "1s", 0)
 	bad := simpleJob(ns, "bad", 1)
 	bad.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].RestartPolicy = kubeflow.RestartPolicyNever
+	bad.Spec.RunPolicy.BackoffLimit = ptr.To[int32](0)
 	finishLauncher(bad, "1s", 9)
 	for _, j := range []*kubeflow.MPIJob{ok, bad} {
 		if err := env.Client.Create(ctx, j); err != nil {
@@ -46,7 +49,7 @@ func TestMetricsKeepUpstreamNamesAndAddOurs(t *testing.T) {
 	want := []string{
 		fmt.Sprintf(`mpi_operator_jobs_created_total{namespace=%q} 2`, ns),
 		fmt.Sprintf(`mpi_operator_jobs_successful_total{namespace=%q} 1`, ns),
-		fmt.Sprintf(`mpi_operator_jobs_failed_total{namespace=%q,reason="LauncherFailed"} 1`, ns),
+		fmt.Sprintf(`mpi_operator_jobs_failed_total{namespace=%q,reason="BackoffLimitExceeded"} 1`, ns),
 		fmt.Sprintf(`mpi_operator_job_info{launcher="ok-launcher",namespace=%q} 1`, ns),
 		`mpi_operator_is_leader 1`,
 		fmt.Sprintf(`mpijob_jobs{namespace=%q,phase="Succeeded"} 1`, ns),

@@ -149,7 +149,8 @@ func TestTTLDeletesTheWholeJob(t *testing.T) {
 	ctx := context.Background()
 	ns := env.CreateNamespace(t, "ttl")
 	job := simpleJob(ns, "short", 1)
-	job.Spec.RunPolicy.TTLSecondsAfterFinished = ptr.To[int32](1)
+	// Long enough to see Succeeded before the TTL deletes it.
+	job.Spec.RunPolicy.TTLSecondsAfterFinished = ptr.To[int32](5)
 	job.Spec.RunPolicy.CleanPodPolicy = ptr.To(kubeflow.CleanPodPolicyAll)
 	finishLauncher(job, "1s", 0)
 	if err := env.Client.Create(ctx, job); err != nil {
