@@ -87,7 +87,7 @@ type state struct {
 	// retried pass never counts twice.
 	afterWrite []func()
 	requeue    time.Duration
-	now      metav1.Time
+	now        metav1.Time
 }
 
 type event struct{ kind, reason, message string }
