@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestPercentile(t *testing.T) {
+	values := []float64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}
+	cases := map[string]struct {
+		p    float64
+		want float64
+	}{
+		"p50":  {50, 5},
+		"p99":  {99, 10},
+		"p100": {100, 10},
+		"p1":   {1, 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := percentile(append([]float64(nil), values...), tc.p); got != tc.want {
+				t.Errorf("percentile(%v) = %v, want %v", tc.p, got, tc.want)
+			}
+		})
+	}
+	if got := percentile(nil, 50); got != -1 {
+		t.Errorf("percentile of nothing = %v, want -1", got)
+	}
+}
+
+func TestCountWrites(t *testing.T) {
+	log := `{"stage":"ResponseComplete","verb":"create","userAgent":"manager/v0.0.0","objectRef":{"resource":"pods","namespace":"bench","name":"a-worker-0"}}
+{"stage":"ResponseComplete","verb":"delete","userAgent":"manager/v0.0.0","objectRef":{"resource":"pods","namespace":"bench","name":"a-worker-0"}}
+{"stage":"ResponseComplete","verb":"delete","userAgent":"manager/v0.0.0","objectRef":{"resource":"pods","namespace":"bench","name":"a-worker-0"}}
+{"stage":"ResponseComplete","verb":"update","userAgent":"manager/v0.0.0","objectRef":{"resource":"mpijobs","subresource":"status","namespace":"bench","name":"a"}}
+{"stage":"ResponseComplete","verb":"create","userAgent":"kube-controller-manager/v1.37.2","objectRef":{"resource":"pods","namespace":"bench","name":"a-launcher-x"}}
+{"stage":"ResponseComplete","verb":"create","userAgent":"manager/v0.0.0","objectRef":{"resource":"leases","namespace":"kube-system","name":"x"}}
+not json
+`
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writes, repeated, byKind, err := countWrites(path, "manager/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if writes != 4 || repeated != 1 || byKind["delete pods"] != 2 || byKind["update mpijobs/status"] != 1 {
+		t.Errorf("writes=%d repeated=%d byKind=%v; want 4, 1, 2 pod deletes and 1 status update", writes, repeated, byKind)
+	}
+}
