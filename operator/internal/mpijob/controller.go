@@ -419,8 +419,13 @@ func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
 // directives when the MPIJob is resumed.
 func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
 	job := s.job
+	// With WaitForWorkersReady the launcher neither exists nor runs before
+	// every worker is Ready, also across suspension (Kueue admits the job
+	// by resuming it): mpirun never starts against workers still starting.
+	waiting := job.Spec.LauncherCreationPolicy == kubeflow.LauncherCreationPolicyWaitForWorkersReady &&
+		(job.IsSuspended() || !allWorkersReady(job, s.workers))
 	if s.launcher == nil {
-		if job.Spec.LauncherCreationPolicy == kubeflow.LauncherCreationPolicyWaitForWorkersReady && !job.IsSuspended() && !allWorkersReady(job, s.workers) {
+		if waiting {
 			return nil
 		}
 		return r.createChild(ctx, s, desiredLauncherJob(job, r.Config), "Job")
@@ -431,7 +436,7 @@ func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
 	case job.IsSuspended() && !suspended && !isJobFinished(launcher):
 		launcher.Spec.Suspend = ptr.To(true)
 		return r.Client.Update(ctx, launcher)
-	case !job.IsSuspended() && suspended:
+	case !job.IsSuspended() && suspended && !waiting:
 		desired := desiredLauncherTemplate(job, r.Config)
 		syncSchedulingDirectives(launcher, &desired)
 		launcher.Spec.Suspend = ptr.To(false)
