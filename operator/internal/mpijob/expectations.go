@@ -28,6 +28,9 @@ type expectations struct {
 }
 
 type jobExpectations struct {
+	// restarts is the last restart count reported per worker container
+	// ("pod/container"), so each restart is reported once.
+	restarts   map[string]int32
 	created    map[string]time.Time
 	deleted    map[types.UID]time.Time
 	lastStatus time.Time
@@ -41,7 +44,7 @@ func newExpectations() *expectations {
 func (e *expectations) get(job types.NamespacedName) *jobExpectations {
 	j := e.jobs[job]
 	if j == nil {
-		j = &jobExpectations{created: map[string]time.Time{}, deleted: map[types.UID]time.Time{}}
+		j = &jobExpectations{created: map[string]time.Time{}, deleted: map[types.UID]time.Time{}, restarts: map[string]int32{}}
 		e.jobs[job] = j
 	}
 	return j
@@ -131,4 +134,15 @@ func (e *expectations) wrote(job types.NamespacedName, kind string, now time.Tim
 	} else {
 		j.lastStatus = now
 	}
+}
+
+// newRestarts reports whether a container restarted since we last looked,
+// and records its count.
+func (e *expectations) newRestarts(job types.NamespacedName, container string, count int32) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	prev, seen := j.restarts[container]
+	j.restarts[container] = count
+	return count > prev && (seen || count > 0)
 }

@@ -55,6 +55,7 @@ func (r *Reconciler) updateStatus(s *state) {
 		st.StartTime = &now
 	}
 
+	r.reportRestarts(s)
 	if d, failed := r.failure(s); failed {
 		r.fail(s, d)
 		return
@@ -194,4 +195,21 @@ func (r *Reconciler) finish(ctx context.Context, s *state) error {
 		return client.IgnoreNotFound(r.Client.Delete(ctx, orig, client.PropagationPolicy("Background"), client.Preconditions{UID: &orig.UID}))
 	}
 	return nil
+}
+
+// reportRestarts emits a warning event, with its diagnosis, for each worker
+// container that restarted in place (restartPolicy OnFailure or Always):
+// the job goes on, but a worker that keeps being OOMKilled should be seen.
+func (r *Reconciler) reportRestarts(s *state) {
+	for i := range s.workers {
+		p := &s.workers[i]
+		for _, cs := range p.Status.ContainerStatuses {
+			t := cs.LastTerminationState.Terminated
+			if t == nil || !r.expect.newRestarts(s.key, p.Name+"/"+cs.Name, cs.RestartCount) {
+				continue
+			}
+			d := diagnoseTermination(podRole(p), containerSpec(p, cs.Name), t)
+			s.eventf(corev1.EventTypeWarning, "WorkerRestarted", "%s restarted (restart %d): %s", podRole(p), cs.RestartCount, d.Message)
+		}
+	}
 }

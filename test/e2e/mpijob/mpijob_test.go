@@ -199,3 +199,37 @@ func setSuspend(t *testing.T, job *kubeflow.MPIJob, suspend bool) {
 		return true, "", nil
 	})
 }
+
+// A worker that restarts in place (restartPolicy OnFailure) is reported
+// with its diagnosis while the job goes on.
+func TestRestartingWorkerIsReported(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "restart")
+	job := simpleJob(ns, "flaky", 1)
+	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].RestartPolicy = kubeflow.RestartPolicyOnFailure
+	annotate(&job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template, map[string]string{
+		cluster.FinishAfterAnnotation: "1s", cluster.ExitCodeAnnotation: "137", cluster.ReasonAnnotation: "OOMKilled",
+	})
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, framework.DefaultTimeout, "a WorkerRestarted event naming the OOM kill", func(ctx context.Context) (bool, string, error) {
+		evs, err := env.Clientset.EventsV1().Events(ns).List(ctx, metav1ListFor(job.Name))
+		if err != nil {
+			return false, "", err
+		}
+		for _, e := range evs.Items {
+			if e.Reason == "WorkerRestarted" && strings.Contains(e.Note, "worker-0 was OOMKilled at 16Gi") {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(evs.Items)), nil
+	})
+	got := &kubeflow.MPIJob{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
+		t.Fatal(err)
+	}
+	if c := condition(got, kubeflow.JobFailed); c != nil {
+		t.Errorf("a worker restarting in place failed the job: %+v", c)
+	}
+}
