@@ -3,7 +3,6 @@ package framework
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
 // Manager is the platform's manager binary running against an e2e cluster.
@@ -39,14 +40,9 @@ func StartManager(env *Env, args ...string) (*Manager, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the manager: %w: %s", err, out)
 	}
-	ports := make([]int, 2)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		return nil, err
 	}
 	logPath := filepath.Join(env.Cluster.Dir, "logs", "manager.log")
 	logFile, err := os.Create(logPath)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // UpstreamMPIOperatorDir returns the module folder of kubeflow/mpi-operator
@@ -34,4 +35,15 @@ func UpstreamMPIOperatorDir(ctx context.Context) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// UpstreamMPIOperatorPath joins rel to the upstream module folder, failing
+// the test when the module cannot be had.
+func UpstreamMPIOperatorPath(t testing.TB, rel ...string) string {
+	t.Helper()
+	dir, err := UpstreamMPIOperatorDir(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(append([]string{dir}, rel...)...)
 }

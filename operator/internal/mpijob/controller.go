@@ -92,6 +92,11 @@ type state struct {
 
 type event struct{ kind, reason, message string }
 
+// pods returns the workers and the launcher's pods together.
+func (s *state) pods() []corev1.Pod {
+	return append(append(make([]corev1.Pod, 0, len(s.workers)+len(s.lPods)), s.workers...), s.lPods...)
+}
+
 func (s *state) eventf(kind, reason, format string, args ...any) {
 	s.events = append(s.events, event{kind, reason, fmt.Sprintf(format, args...)})
 }
@@ -109,6 +114,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, orig); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.expect.forget(req.NamespacedName)
+			forgetJobMetrics(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -149,12 +155,12 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *state, orig *kubeflow.M
 		return false, nil
 	}
 	if apiequality.Semantic.DeepEqual(withoutCounts(orig.Status), withoutCounts(s.job.Status)) {
-		if wait := r.expect.wait(s.key, "status", s.now.Time); wait > 0 {
+		if wait := r.expect.wait(s.key, statusWrite, s.now.Time); wait > 0 {
 			s.requeueAfter(wait)
 			return false, nil
 		}
 	} else {
-		r.expect.wrote(s.key, "status", s.now.Time)
+		r.expect.wrote(s.key, statusWrite, s.now.Time)
 	}
 	orig.Status = s.job.Status
 	if err := r.Client.Status().Update(ctx, orig); err != nil {
@@ -260,43 +266,42 @@ func (r *Reconciler) foreignChild(s *state, kind, name string) error {
 }
 
 func (r *Reconciler) syncSSHSecret(ctx context.Context, s *state) error {
-	existing := &corev1.Secret{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: sshSecretName(s.job)}, existing)
-	if err == nil {
-		if !metav1.IsControlledBy(existing, s.job) {
-			return r.foreignChild(s, "Secret", existing.Name)
+	// Keys are generated only when the Secret has to be created.
+	return r.ensureChild(ctx, s, sshSecretName(s.job), &corev1.Secret{}, "Secret", func() (client.Object, error) {
+		keys, err := generateSSHKeys(r.Config.SSHKeyType)
+		if err != nil {
+			return nil, fmt.Errorf("generating the SSH key pair: %w", err)
 		}
-		return nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return err
-	}
-	if r.expect.createPending(s.key, "Secret/"+sshSecretName(s.job)) {
-		return nil
-	}
-	keys, err := generateSSHKeys(r.Config.SSHKeyType)
-	if err != nil {
-		return fmt.Errorf("generating the SSH key pair: %w", err)
-	}
-	return r.createChild(ctx, s, desiredSSHSecret(s.job, keys), "Secret")
+		return desiredSSHSecret(s.job, keys), nil
+	})
 }
 
 func (r *Reconciler) syncService(ctx context.Context, s *state) error {
-	return r.ensureChild(ctx, s, desiredService(s.job), &corev1.Service{}, "Service")
+	return r.ensureChild(ctx, s, serviceName(s.job), &corev1.Service{}, "Service", func() (client.Object, error) {
+		return desiredService(s.job), nil
+	})
 }
 
-// ensureChild creates desired when the cache does not hold it, and reports
-// a same-named object that the job does not control. existing is an empty
-// object of desired's type.
-func (r *Reconciler) ensureChild(ctx context.Context, s *state, desired, existing client.Object, kind string) error {
-	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+// ensureChild creates the child called name, built by build, when the cache
+// does not hold it and no create of ours is on its way, and reports a
+// same-named object that the job does not control. existing is an empty
+// object of the child's type.
+func (r *Reconciler) ensureChild(ctx context.Context, s *state, name string, existing client.Object, kind string, build func() (client.Object, error)) error {
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: name}, existing)
 	switch {
 	case apierrors.IsNotFound(err):
+		if r.expect.createPending(s.key, kind+"/"+name) {
+			return nil
+		}
+		desired, err := build()
+		if err != nil {
+			return err
+		}
 		return r.createChild(ctx, s, desired, kind)
 	case err != nil:
 		return err
 	case !metav1.IsControlledBy(existing, s.job):
-		return r.foreignChild(s, kind, existing.GetName())
+		return r.foreignChild(s, kind, name)
 	}
 	return nil
 }
@@ -347,7 +352,7 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	if apierrors.IsNotFound(err) {
 		// The create opens the coalescing window of discover_hosts.sh.
-		r.expect.wrote(s.key, "config", s.now.Time)
+		r.expect.wrote(s.key, configWrite, s.now.Time)
 		return r.createChild(ctx, s, desired, "ConfigMap")
 	}
 	if err != nil {
@@ -362,7 +367,7 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 	// The hostfile is written at once; discover_hosts.sh follows workers as
 	// they start, coalesced so that a burst of starts costs one write.
 	if existing.Data[hostfileName] == desired.Data[hostfileName] {
-		if wait := r.expect.wait(s.key, "config", s.now.Time); wait > 0 {
+		if wait := r.expect.wait(s.key, configWrite, s.now.Time); wait > 0 {
 			s.requeueAfter(wait)
 			return nil
 		}
@@ -458,12 +463,7 @@ func allWorkersReady(job *kubeflow.MPIJob, workers []corev1.Pod) bool {
 }
 
 func isJobFinished(j *batchv1.Job) bool {
-	for _, c := range j.Status.Conditions {
-		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
+	return jobConditionTrue(j, batchv1.JobComplete) || jobConditionTrue(j, batchv1.JobFailed)
 }
 
 func jobConditionTrue(j *batchv1.Job, t batchv1.JobConditionType) bool {

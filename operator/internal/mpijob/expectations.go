@@ -106,17 +106,28 @@ func (e *expectations) expectDelete(job types.NamespacedName, uid types.UID, now
 	e.get(job).deleted[uid] = now
 }
 
-// wait reports how long an optional write of kind ("status", "config")
+// writeKind names a kind of optional write that is coalesced.
+type writeKind int
+
+const (
+	statusWrite writeKind = iota
+	configWrite
+)
+
+func (j *jobExpectations) last(kind writeKind) *time.Time {
+	if kind == configWrite {
+		return &j.lastConfig
+	}
+	return &j.lastStatus
+}
+
+// wait reports how long an optional write of kind
 // should wait so that writes of that kind are at least coalesceWindow
 // apart; zero means write now (and records the write).
-func (e *expectations) wait(job types.NamespacedName, kind string, now time.Time) time.Duration {
+func (e *expectations) wait(job types.NamespacedName, kind writeKind, now time.Time) time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	j := e.get(job)
-	last := &j.lastStatus
-	if kind == "config" {
-		last = &j.lastConfig
-	}
+	last := e.get(job).last(kind)
 	if d := coalesceWindow - now.Sub(*last); d > 0 {
 		return d
 	}
@@ -125,15 +136,10 @@ func (e *expectations) wait(job types.NamespacedName, kind string, now time.Time
 }
 
 // wrote records a write of kind that was not optional.
-func (e *expectations) wrote(job types.NamespacedName, kind string, now time.Time) {
+func (e *expectations) wrote(job types.NamespacedName, kind writeKind, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	j := e.get(job)
-	if kind == "config" {
-		j.lastConfig = now
-	} else {
-		j.lastStatus = now
-	}
+	*e.get(job).last(kind) = now
 }
 
 // newRestarts reports whether a container restarted since we last looked,

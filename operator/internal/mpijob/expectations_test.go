@@ -25,17 +25,17 @@ func TestCoalescingWindow(t *testing.T) {
 	e := newExpectations()
 	job := types.NamespacedName{Namespace: "a", Name: "j"}
 	t0 := time.Unix(1000, 0)
-	if d := e.wait(job, "status", t0); d != 0 {
+	if d := e.wait(job, statusWrite, t0); d != 0 {
 		t.Fatalf("first optional write waits %v", d)
 	}
-	if d := e.wait(job, "status", t0.Add(2*time.Second)); d != coalesceWindow-2*time.Second {
+	if d := e.wait(job, statusWrite, t0.Add(2*time.Second)); d != coalesceWindow-2*time.Second {
 		t.Errorf("a write 2 s later waits %v, want %v", d, coalesceWindow-2*time.Second)
 	}
-	if d := e.wait(job, "config", t0.Add(2*time.Second)); d != 0 {
+	if d := e.wait(job, configWrite, t0.Add(2*time.Second)); d != 0 {
 		t.Errorf("kinds share a window: config waits %v", d)
 	}
 	e.forget(job)
-	if d := e.wait(job, "status", t0.Add(2*time.Second)); d != 0 {
+	if d := e.wait(job, statusWrite, t0.Add(2*time.Second)); d != 0 {
 		t.Errorf("a forgotten job still waits %v", d)
 	}
 }

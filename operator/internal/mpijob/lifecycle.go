@@ -87,7 +87,7 @@ func (r *Reconciler) updateStatus(s *state) {
 		return
 	}
 	// Not running yet: say why when something blocks it.
-	pending := append(append([]corev1.Pod{}, s.workers...), s.lPods...)
+	pending := s.pods()
 	for i := range pending {
 		if d, _, found := diagnoseImagePull(&pending[i], now.Time); found {
 			if setCondition(st, kubeflow.JobRunning, corev1.ConditionFalse, d.Reason, d.Message, now) {
@@ -118,7 +118,7 @@ func (r *Reconciler) failure(s *state) (Diagnosis, bool) {
 			return diagnosePodFailure(&s.workers[i]), true
 		}
 	}
-	all := append(append([]corev1.Pod{}, s.workers...), s.lPods...)
+	all := s.pods()
 	for i := range all {
 		if d, fatal, found := diagnoseImagePull(&all[i], s.now.Time); found && fatal {
 			return d, true

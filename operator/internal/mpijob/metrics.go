@@ -56,6 +56,12 @@ func init() {
 	metrics.Registry.MustRegister(metricJobInfo, metricIsLeader)
 }
 
+// forgetJobMetrics drops the series of a deleted job, so that the number of
+// series follows live jobs, not every job ever seen.
+func forgetJobMetrics(namespace, job string) {
+	metricJobInfo.DeleteLabelValues(job+launcherSuffix, namespace)
+}
+
 // SetLeader records whether this replica leads.
 func SetLeader(leading bool) {
 	if leading {

@@ -5,6 +5,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
@@ -34,5 +35,7 @@ func (r *Reconciler) syncNetworkPolicy(ctx context.Context, s *state) error {
 	if !r.Config.NetworkPolicy {
 		return nil
 	}
-	return r.ensureChild(ctx, s, desiredNetworkPolicy(s.job), &networkingv1.NetworkPolicy{}, "NetworkPolicy")
+	return r.ensureChild(ctx, s, s.job.Name, &networkingv1.NetworkPolicy{}, "NetworkPolicy", func() (client.Object, error) {
+		return desiredNetworkPolicy(s.job), nil
+	})
 }

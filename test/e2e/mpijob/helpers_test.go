@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,11 +21,7 @@ import (
 // upstreamExample loads a manifest from mpi-operator's examples/v2beta1.
 func upstreamExample(t *testing.T, rel string) *kubeflow.MPIJob {
 	t.Helper()
-	dir, err := framework.UpstreamMPIOperatorDir(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "examples", "v2beta1", rel))
+	data, err := os.ReadFile(framework.UpstreamMPIOperatorPath(t, "examples", "v2beta1", rel))
 	if err != nil {
 		t.Fatal(err)
 	}

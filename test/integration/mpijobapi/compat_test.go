@@ -26,15 +26,6 @@ func TestMain(m *testing.M) {
 	os.Exit(framework.RunWithControlPlane(m, &env, "config/crd/bases"))
 }
 
-func upstreamDir(t *testing.T) string {
-	t.Helper()
-	dir, err := framework.UpstreamMPIOperatorDir(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func loadCRD(t *testing.T, path string) *apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -88,7 +79,7 @@ func TestEveryUpstreamFieldExistsWithTheSameType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upstream := loadCRD(t, filepath.Join(upstreamDir(t), "manifests", "base", "kubeflow.org_mpijobs.yaml"))
+	upstream := loadCRD(t, framework.UpstreamMPIOperatorPath(t, "manifests", "base", "kubeflow.org_mpijobs.yaml"))
 	ours := loadCRD(t, filepath.Join(repo, "config", "crd", "bases", "kubeflow.org_mpijobs.yaml"))
 	if ours.Name != upstream.Name || ours.Spec.Scope != upstream.Spec.Scope || ours.Spec.Names.Kind != upstream.Spec.Names.Kind {
 		t.Fatalf("CRD identity differs: ours %s/%s/%s, upstream %s/%s/%s", ours.Name, ours.Spec.Scope, ours.Spec.Names.Kind,
@@ -134,7 +125,7 @@ func TestEveryUpstreamFieldExistsWithTheSameType(t *testing.T) {
 
 func TestUpstreamExamplesAreAcceptedUnchanged(t *testing.T) {
 	var files []string
-	root := filepath.Join(upstreamDir(t), "examples", "v2beta1")
+	root := framework.UpstreamMPIOperatorPath(t, "examples", "v2beta1")
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".yaml") {
 			files = append(files, path)

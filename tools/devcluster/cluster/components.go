@@ -37,7 +37,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err := os.MkdirAll(r.logDir, 0o755); err != nil {
 		return err
 	}
-	ports, err := freePorts(len(portNames))
+	ports, err := FreePorts(len(portNames))
 	if err != nil {
 		return err
 	}

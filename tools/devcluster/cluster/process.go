@@ -121,10 +121,10 @@ func (p *ProcessState) logTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePorts asks the kernel for n distinct free loopback ports. Another
+// FreePorts asks the kernel for n distinct free loopback ports. Another
 // process could take one before our component binds it; components then fail
 // to start with a clear "address already in use" in their log.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	var listeners []net.Listener
 	defer func() {
