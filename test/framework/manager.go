@@ -11,6 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
@@ -93,4 +97,45 @@ func (m *Manager) Stop() {
 		_ = m.cmd.Process.Kill()
 		<-m.done
 	}
+}
+
+// WebhookNamespace holds the self-managed webhook certificate Secret of
+// managers started by StartManagerWithWebhooks.
+const WebhookNamespace = "mpijob-system"
+
+// StartManagerWithWebhooks is StartManager with the admission webhooks
+// on: it registers the platform's webhook configurations pointed at a
+// free port on 127.0.0.1, and the manager serves them with a self-managed
+// certificate (Secret mpijob-system/mpijob-webhook-cert) whose CA it puts
+// into the configurations' caBundle. Every MPIJob created afterwards goes
+// through the webhooks over TLS.
+func StartManagerWithWebhooks(env *Env, args ...string) (*Manager, error) {
+	repo, _, err := paths()
+	if err != nil {
+		return nil, err
+	}
+	ports, err := cluster.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: WebhookNamespace}}
+	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	if err := cluster.InstallLocalWebhooks(ctx, env.Config, repo, "https://"+addr); err != nil {
+		return nil, err
+	}
+	certDir, err := os.MkdirTemp("", "webhook-certs-")
+	if err != nil {
+		return nil, err
+	}
+	return StartManager(env, append([]string{
+		"--webhook-bind-address=" + addr,
+		"--webhook-cert-dir=" + certDir,
+		"--webhook-cert-secret=" + WebhookNamespace + "/mpijob-webhook-cert",
+		"--webhook-cert-names=127.0.0.1",
+	}, args...)...)
 }

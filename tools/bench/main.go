@@ -7,7 +7,10 @@
 // :8080 on every interface and has no flag to change that), so nothing
 // listens beyond loopback.
 //
-//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream]
+// It then measures the MPIJob admission webhooks at a fixed request rate
+// (--webhook-rate; 0 skips it).
+//
+//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream] [--webhook-rate 200] [--webhook-only]
 package main
 
 import (
@@ -53,6 +56,8 @@ func run() error {
 	var o options
 	var upstream, upstreamOnly bool
 	var internal string
+	var hooks webhookOptions
+	var webhookOnly bool
 	flag.IntVar(&o.Jobs, "jobs", 100, "MPIJobs created at once")
 	flag.IntVar(&o.Workers, "workers", 8, "workers per job (1 nvidia.com/gpu each)")
 	flag.IntVar(&o.Nodes, "nodes", 0, "kwok GPU nodes (8 GPUs each); default: just enough for every worker")
@@ -62,7 +67,18 @@ func run() error {
 	flag.BoolVar(&upstreamOnly, "upstream-only", false, "measure only upstream mpi-operator")
 	flag.StringVar(&o.OursArgs, "ours-args", "", "extra space-separated flags for our manager, e.g. --spread-workers=false")
 	flag.StringVar(&internal, "internal-run", "", "(internal) run one controller in this network namespace and print JSON")
+	flag.IntVar(&hooks.Rate, "webhook-rate", 200, "admission requests per second for the webhook benchmark; 0 skips it")
+	flag.DurationVar(&hooks.Duration, "webhook-duration", 10*time.Second, "length of each webhook measurement")
+	flag.BoolVar(&webhookOnly, "webhook-only", false, "measure only the admission webhooks")
 	flag.Parse()
+	if hooks.Rate < 0 || (webhookOnly && hooks.Rate == 0) {
+		return fmt.Errorf("--webhook-rate must be positive (got %d)", hooks.Rate)
+	}
+	if webhookOnly {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return benchWebhooks(ctx, hooks)
+	}
 	if o.Jobs < 1 || o.Workers < 1 {
 		return fmt.Errorf("--jobs and --workers must be at least 1 (got %d, %d)", o.Jobs, o.Workers)
 	}
@@ -99,7 +115,12 @@ func run() error {
 		results[c] = res
 	}
 	printResults(o, controllers, results)
-	return nil
+	if hooks.Rate == 0 {
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return benchWebhooks(ctx, hooks)
 }
 
 // runIsolated re-runs this program in a new network namespace holding only

@@ -3,6 +3,7 @@
 // kwok and Kueue, all built from pinned Go modules and bound to 127.0.0.1.
 //
 //	go run ./tools/devcluster up [--gpu-nodes 4] [--cpu-nodes 2] [--no-kueue]
+//	go run ./tools/devcluster webhooks --url https://127.0.0.1:9443
 //	go run ./tools/devcluster status | env | down | build
 package main
 
@@ -35,6 +36,7 @@ commands:
   up       start the local cluster (builds first if needed) and wait until it is ready
   status   show what runs where
   env      print shell exports (KUBECONFIG, KUBEBUILDER_ASSETS, PATH with kubectl)
+  webhooks register the platform's MPIJob webhooks, pointed at a manager on --url
   down     stop every process of the cluster
 
 flags (up):
@@ -64,6 +66,7 @@ func run(args []string) error {
 	noKueue := fs.Bool("no-kueue", false, "do not start Kueue")
 	crds := fs.String("crds", "", "comma-separated folders of CRD manifests to install before Kueue starts (default: config/crd/bases when it exists)")
 	dir := fs.String("dir", "", "cluster folder (default <cache>/devcluster)")
+	webhookURL := fs.String("url", "", "webhooks: base URL of the manager's webhook server, e.g. https://127.0.0.1:9443")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -133,6 +136,23 @@ func run(args []string) error {
 		return nil
 	case "status":
 		return status(ctx, *dir)
+	case "webhooks":
+		if *webhookURL == "" {
+			return usageError{"webhooks needs --url"}
+		}
+		st, err := cluster.LoadState(*dir)
+		if err != nil {
+			return fmt.Errorf("no cluster state in %s: run `make cluster-up` first", *dir)
+		}
+		cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
+		if err != nil {
+			return err
+		}
+		if err := cluster.InstallLocalWebhooks(ctx, cfg, repo, *webhookURL); err != nil {
+			return err
+		}
+		fmt.Printf("webhook configurations %s and %s point at %s\n", cluster.MutatingWebhookConfiguration, cluster.ValidatingWebhookConfiguration, *webhookURL)
+		return nil
 	case "env":
 		st, err := cluster.LoadState(*dir)
 		if err != nil {

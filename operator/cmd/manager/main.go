@@ -1,24 +1,36 @@
 // Command manager is the platform's one binary. --role selects what it runs:
-// mpijob-controller reconciles kubeflow.org/v2beta1 MPIJobs.
+// mpijob-controller reconciles kubeflow.org/v2beta1 MPIJobs and, with
+// --webhook-bind-address, serves their admission webhooks.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/mpijob"
+	mpijobwebhook "github.com/mpijob-platform/mpijob-platform/operator/internal/webhook"
+	"github.com/mpijob-platform/mpijob-platform/operator/pkg/webhookcert"
 )
 
 func main() {
@@ -41,8 +53,71 @@ func (e envFlag) Set(v string) error {
 	return nil
 }
 
+// webhookFlags configure the admission webhooks and their certificates.
+type webhookFlags struct {
+	bindAddress, certDir, certSecret, certNames string
+	mutatingConfig, validatingConfig            string
+	policy                                      mpijobwebhook.Policy
+}
+
+func (w *webhookFlags) bind(fs *flag.FlagSet) {
+	w.policy = mpijobwebhook.DefaultPolicy()
+	fs.StringVar(&w.bindAddress, "webhook-bind-address", "", "HOST:PORT where the MPIJob admission webhooks listen over TLS; empty disables them")
+	fs.StringVar(&w.certDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "mpijob-webhook-certs"), "folder with tls.crt and tls.key; reloaded when they change")
+	fs.StringVar(&w.certSecret, "webhook-cert-secret", "", "NAMESPACE/NAME of the Secret where the manager keeps a self-managed CA and serving certificate; empty means the files in --webhook-cert-dir are managed by someone else (OpenShift service-ca, cert-manager)")
+	fs.StringVar(&w.certNames, "webhook-cert-names", "", "comma-separated DNS names and IP addresses of the self-managed serving certificate (e.g. mpijob-webhook.mpijob-system.svc)")
+	fs.StringVar(&w.mutatingConfig, "mutating-webhook-configuration", "mpijob-platform-mutating", "MutatingWebhookConfiguration whose caBundle the self-managed CA keeps in sync")
+	fs.StringVar(&w.validatingConfig, "validating-webhook-configuration", "mpijob-platform-validating", "ValidatingWebhookConfiguration whose caBundle the self-managed CA keeps in sync")
+	fs.BoolVar(&w.policy.EnforceIstioSidecarOptOut, "enforce-istio-sidecar-opt-out", w.policy.EnforceIstioSidecarOptOut, "add sidecar.istio.io/inject=false to MPIJob pod templates and reject templates that ask for the sidecar")
+	fs.BoolVar(&w.policy.AllowPrivileged, "allow-privileged-pods", w.policy.AllowPrivileged, "admit MPIJobs with privileged containers")
+	fs.BoolVar(&w.policy.AllowHostNetwork, "allow-host-network", w.policy.AllowHostNetwork, "admit MPIJobs whose pods use the host network")
+}
+
+// server returns the webhook server, or nil when webhooks are off.
+func (w *webhookFlags) server() (webhook.Server, error) {
+	if w.bindAddress == "" {
+		return nil, nil
+	}
+	host, port, err := net.SplitHostPort(w.bindAddress)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-bind-address %q: want HOST:PORT: %w", w.bindAddress, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-bind-address %q: bad port: %w", w.bindAddress, err)
+	}
+	return webhook.NewServer(webhook.Options{Host: host, Port: p, CertDir: w.certDir}), nil
+}
+
+// rotator returns the self-managed certificate rotator, or nil when the
+// certificates come from elsewhere.
+func (w *webhookFlags) rotator(c client.Client) (*webhookcert.Rotator, error) {
+	ns, name, ok := strings.Cut(w.certSecret, "/")
+	if !ok || ns == "" || name == "" {
+		return nil, fmt.Errorf("--webhook-cert-secret %q: want NAMESPACE/NAME", w.certSecret)
+	}
+	o := webhookcert.Options{SecretNamespace: ns, SecretName: name, CertDir: w.certDir}
+	for _, n := range strings.Split(w.certNames, ",") {
+		switch n = strings.TrimSpace(n); {
+		case n == "":
+		case net.ParseIP(n) != nil:
+			o.IPAddresses = append(o.IPAddresses, net.ParseIP(n))
+		default:
+			o.DNSNames = append(o.DNSNames, n)
+		}
+	}
+	if w.mutatingConfig != "" {
+		o.MutatingWebhookConfigurations = []string{w.mutatingConfig}
+	}
+	if w.validatingConfig != "" {
+		o.ValidatingWebhookConfigurations = []string{w.validatingConfig}
+	}
+	return webhookcert.New(c, o)
+}
+
 func run() error {
 	cfg := mpijob.DefaultConfig()
+	var hooks webhookFlags
 	var (
 		role, metricsAddr, probeAddr, sshKeyType string
 		leaderElect                              bool
@@ -63,6 +138,7 @@ func run() error {
 	flag.Var(nccl, "nccl-env", "NAME=VALUE set on MPI containers that do not set NAME (repeatable)")
 	flag.BoolVar(&cfg.SpreadWorkers, "spread-workers", cfg.SpreadWorkers, "prefer spreading a job's workers across nodes")
 	flag.BoolVar(&cfg.NetworkPolicy, "network-policy", cfg.NetworkPolicy, "create a NetworkPolicy per job that admits only the job's pods to its workers")
+	hooks.bind(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -81,7 +157,7 @@ func run() error {
 	}
 
 	scheme := runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme)); err != nil {
+	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme), kueue.AddToScheme(scheme)); err != nil {
 		return err
 	}
 	restCfg, err := ctrl.GetConfig()
@@ -89,7 +165,16 @@ func run() error {
 		return err
 	}
 	restCfg.QPS, restCfg.Burst = float32(qps), burst
+	webhookServer, err := hooks.server()
+	if err != nil {
+		return err
+	}
+	rot, err := ensureCertificates(restCfg, scheme, &hooks)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		WebhookServer:          webhookServer,
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
@@ -107,7 +192,19 @@ func run() error {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := errors.Join(mgr.AddHealthzCheck("healthz", healthz.Ping), mgr.AddReadyzCheck("readyz", healthz.Ping)); err != nil {
+	ready := healthz.Ping
+	if webhookServer != nil {
+		if err := (&mpijobwebhook.MPIJobWebhook{Reader: mgr.GetClient(), Policy: hooks.policy}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+		if rot != nil {
+			if err := mgr.Add(rot); err != nil {
+				return err
+			}
+		}
+		ready = webhookServer.StartedChecker()
+	}
+	if err := errors.Join(mgr.AddHealthzCheck("healthz", healthz.Ping), mgr.AddReadyzCheck("readyz", ready)); err != nil {
 		return err
 	}
 	if err := metrics.Registry.Register(mpijob.NewPhaseCollector(mgr.GetClient())); err != nil {
@@ -118,4 +215,29 @@ func run() error {
 		mpijob.SetLeader(true)
 	}()
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// ensureCertificates makes sure a self-managed serving certificate exists
+// in the cert dir before the webhook server starts reading it, and returns
+// the rotator that keeps it fresh afterwards (nil when certificates are
+// managed elsewhere). The rotator reads the Secret directly, not through
+// the manager's cache, which holds only MPIJob children.
+func ensureCertificates(restCfg *rest.Config, scheme *runtime.Scheme, hooks *webhookFlags) (*webhookcert.Rotator, error) {
+	if hooks.bindAddress == "" || hooks.certSecret == "" {
+		return nil, nil
+	}
+	c, err := client.New(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	rot, err := hooks.rotator(c)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := rot.EnsureOnce(ctx); err != nil {
+		return nil, fmt.Errorf("preparing the webhook serving certificate: %w", err)
+	}
+	return rot, nil
 }

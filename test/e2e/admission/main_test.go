@@ -1,0 +1,42 @@
+// Package admission_test runs the MPIJob admission webhooks end to end: the
+// real kube-apiserver calls our manager over TLS (self-managed certificate)
+// for every MPIJob create and update, with real Kueue queues and
+// ResourceQuotas behind the quota pre-check, and kubectl shows users what
+// the webhooks say.
+package admission_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+)
+
+var (
+	env     *framework.Env
+	manager *framework.Manager
+)
+
+func init() {
+	if err := errors.Join(kubeflow.AddToScheme(framework.Scheme), kueue.AddToScheme(framework.Scheme)); err != nil {
+		panic(err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(framework.RunWithCluster(m, framework.ClusterOptions{
+		CRDDirs: []string{"config/crd/bases"},
+		Setup: func(e *framework.Env) (func(), error) {
+			var err error
+			manager, err = framework.StartManagerWithWebhooks(e, "--role=mpijob-controller")
+			if err != nil {
+				return nil, err
+			}
+			return manager.Stop, nil
+		},
+	}, &env))
+}
