@@ -96,3 +96,23 @@ func TestWaitForWorkersReadyUnderKueue(t *testing.T) {
 	}
 	waitCondition(t, job, kubeflow.JobSucceeded)
 }
+
+// Without admission webhooks (this suite registers none) the controller
+// still refuses an invalid job: it fails with the validation message and
+// creates nothing, so a webhook outage never lets an invalid job run.
+func TestControllerRefusesInvalidJobsWithoutWebhooks(t *testing.T) {
+	ns := env.CreateNamespace(t, "invalid")
+	job := simpleJob(ns, "zero-slots", 2)
+	job.Spec.SlotsPerWorker = ptr.To[int32](0)
+	if err := env.Client.Create(context.Background(), job); err != nil {
+		t.Fatalf("the CRD alone accepts this job; got %v", err)
+	}
+	failed := waitCondition(t, job, kubeflow.JobFailed)
+	c := condition(failed, kubeflow.JobFailed)
+	if c.Reason != "ValidationError" || !strings.Contains(c.Message, "spec.slotsPerWorker: Invalid value: 0: must be at least 1") {
+		t.Errorf("Failed condition = %s: %s", c.Reason, c.Message)
+	}
+	if pods := jobPods(t, job, kubeflow.RoleWorker); len(pods) != 0 {
+		t.Errorf("an invalid job got %d worker pods", len(pods))
+	}
+}
