@@ -61,22 +61,70 @@ YAML
 kubectl -n "$ns" wait --for=condition=Complete job/hello-job --timeout=90s
 kubectl -n "$ns" get job hello-job
 
-step "Starting the MPIJob controller (role mpijob-controller) against the local cluster"
+step "Starting the MPIJob controller and its admission webhooks (role mpijob-controller) against the local cluster"
 state_dir=.cache/devcluster
 go build -o .cache/bin/manager ./operator/cmd/manager
 if [ -f "$state_dir/manager.pid" ]; then kill "$(cat "$state_dir/manager.pid")" 2>/dev/null || true; fi
+kubectl create namespace mpijob-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+port=$(go run ./tools/devcluster free-port)
+go run ./tools/devcluster webhooks --url "https://127.0.0.1:$port"
 setsid .cache/bin/manager --role=mpijob-controller --kubeconfig="$KUBECONFIG" \
 	--metrics-bind-address=127.0.0.1:0 --health-probe-bind-address=127.0.0.1:0 \
+	--webhook-bind-address="127.0.0.1:$port" --webhook-cert-dir="$state_dir/webhook-certs" \
+	--webhook-cert-secret=mpijob-system/mpijob-webhook-cert --webhook-cert-names=127.0.0.1 \
 	>"$state_dir/logs/manager.log" 2>&1 < /dev/null &
 echo $! >"$state_dir/manager.pid"
-echo "controller pid $(cat "$state_dir/manager.pid"), log $state_dir/logs/manager.log"
+echo "controller pid $(cat "$state_dir/manager.pid"), log $state_dir/logs/manager.log, webhooks on https://127.0.0.1:$port (self-managed certificate)"
+
+step "A team queue: Kueue ClusterQueue with 8 GPUs, and the namespace's LocalQueue"
+kubectl apply -f - <<YAML
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: ResourceFlavor
+metadata: {name: h100}
+spec:
+  nodeLabels: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+---
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: ClusterQueue
+metadata: {name: demo}
+spec:
+  namespaceSelector: {}
+  resourceGroups:
+  - coveredResources: [cpu, memory, nvidia.com/gpu]
+    flavors:
+    - name: h100
+      resources:
+      - {name: cpu, nominalQuota: "64"}
+      - {name: memory, nominalQuota: 512Gi}
+      - {name: nvidia.com/gpu, nominalQuota: "8"}
+---
+apiVersion: kueue.x-k8s.io/v1beta2
+kind: LocalQueue
+metadata: {name: team, namespace: $ns}
+spec:
+  clusterQueue: demo
+YAML
+
+upstream=$(cd tools/cluster/mpi-operator && go mod download github.com/kubeflow/mpi-operator && go list -m -f '{{.Dir}}' github.com/kubeflow/mpi-operator)
+pi() {
+	kubectl patch --local -f "$upstream/examples/v2beta1/pi/pi.yaml" --type=merge -o yaml \
+		-p '{"spec":{"mpiReplicaSpecs":{"Launcher":{"template":{"metadata":{"annotations":{"devcluster.mpijob.io/finish-after":"5s"}}}}}}}'
+}
+for _ in $(seq 60); do # until the webhooks serve
+	if pi | kubectl -n "$ns" apply --dry-run=server -f - >/dev/null 2>&1; then break; fi
+	sleep 1
+done
+
+step "The webhooks refuse a job that can never fit the team's quota (80 workers x 1 CPU > 64 CPUs), with the numbers"
+pi | sed 's/name: pi$/name: too-big/' | kubectl patch --local -f - --type=merge -o yaml \
+	-p '{"spec":{"mpiReplicaSpecs":{"Worker":{"replicas":80}}}}' |
+	kubectl -n "$ns" apply -f - || echo "(refused, as expected)"
 
 step "Upstream mpi-operator's pi example, unchanged but for one annotation that tells kwok when mpirun ends"
-upstream=$(cd tools/cluster/mpi-operator && go mod download github.com/kubeflow/mpi-operator && go list -m -f '{{.Dir}}' github.com/kubeflow/mpi-operator)
+echo "The webhooks put it in the namespace's only LocalQueue; Kueue admits it; the controller runs it."
 kubectl -n "$ns" delete mpijob pi --ignore-not-found --wait=true >/dev/null
-kubectl patch --local -f "$upstream/examples/v2beta1/pi/pi.yaml" --type=merge -o yaml \
-	-p '{"spec":{"mpiReplicaSpecs":{"Launcher":{"template":{"metadata":{"annotations":{"devcluster.mpijob.io/finish-after":"5s"}}}}}}}' |
-	kubectl -n "$ns" apply -f -
+pi | kubectl -n "$ns" apply -f -
+kubectl -n "$ns" get mpijob pi -o jsonpath='  queue: {.metadata.labels.kueue\.x-k8s\.io/queue-name}, Istio sidecar: {.spec.mpiReplicaSpecs.Worker.template.metadata.annotations.sidecar\.istio\.io/inject}{"\n"}'
 kubectl -n "$ns" wait --for=condition=Running mpijob/pi --timeout=90s
 kubectl -n "$ns" get pods -l training.kubeflow.org/job-name=pi -o wide
 kubectl -n "$ns" wait --for=condition=Succeeded mpijob/pi --timeout=90s

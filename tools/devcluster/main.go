@@ -37,6 +37,7 @@ commands:
   status   show what runs where
   env      print shell exports (KUBECONFIG, KUBEBUILDER_ASSETS, PATH with kubectl)
   webhooks register the platform's MPIJob webhooks, pointed at a manager on --url
+  free-port print a free TCP port on 127.0.0.1 (for a manager's webhook server)
   down     stop every process of the cluster
 
 flags (up):
@@ -136,6 +137,13 @@ func run(args []string) error {
 		return nil
 	case "status":
 		return status(ctx, *dir)
+	case "free-port":
+		ports, err := cluster.FreePorts(1)
+		if err != nil {
+			return err
+		}
+		fmt.Println(ports[0])
+		return nil
 	case "webhooks":
 		if *webhookURL == "" {
 			return usageError{"webhooks needs --url"}
