@@ -61,49 +61,48 @@ YAML
 kubectl -n "$ns" wait --for=condition=Complete job/hello-job --timeout=90s
 kubectl -n "$ns" get job hello-job
 
-step "Starting the MPIJob controller and its admission webhooks (role mpijob-controller) against the local cluster"
+step "Starting the platform operator (--role=all: platform, MPIJob controller and webhooks in one process)"
 state_dir=.cache/devcluster
 go build -o .cache/bin/manager ./operator/cmd/manager
 if [ -f "$state_dir/manager.pid" ]; then kill "$(cat "$state_dir/manager.pid")" 2>/dev/null || true; fi
 kubectl create namespace mpijob-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 port=$(go run ./tools/devcluster free-port)
-go run ./tools/devcluster webhooks --url "https://127.0.0.1:$port"
-setsid .cache/bin/manager --role=mpijob-controller --kubeconfig="$KUBECONFIG" \
+setsid .cache/bin/manager --role=all --namespace=mpijob-system --kubeconfig="$KUBECONFIG" \
 	--metrics-bind-address=127.0.0.1:0 --health-probe-bind-address=127.0.0.1:0 \
 	--webhook-bind-address="127.0.0.1:$port" --webhook-cert-dir="$state_dir/webhook-certs" \
 	--webhook-cert-secret=mpijob-system/mpijob-webhook-cert --webhook-cert-names=127.0.0.1 \
 	>"$state_dir/logs/manager.log" 2>&1 < /dev/null &
 echo $! >"$state_dir/manager.pid"
-echo "controller pid $(cat "$state_dir/manager.pid"), log $state_dir/logs/manager.log, webhooks on https://127.0.0.1:$port (self-managed certificate)"
+echo "operator pid $(cat "$state_dir/manager.pid"), log $state_dir/logs/manager.log, webhooks on https://127.0.0.1:$port"
 
-step "A team queue: Kueue ClusterQueue with 8 GPUs, and the namespace's LocalQueue"
+step "One MPIJobPlatform installs everything: controller Deployment, webhooks, a Kueue queue with 8 GPUs for namespace $ns, roles, network policies"
 kubectl apply -f - <<YAML
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: ResourceFlavor
-metadata: {name: h100}
+apiVersion: platform.mpijob.io/v1alpha1
+kind: MPIJobPlatform
+metadata:
+  name: default
 spec:
-  nodeLabels: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
----
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: ClusterQueue
-metadata: {name: demo}
-spec:
-  namespaceSelector: {}
-  resourceGroups:
-  - coveredResources: [cpu, memory, nvidia.com/gpu]
-    flavors:
+  kueue:
+    resourceFlavors:
     - name: h100
-      resources:
-      - {name: cpu, nominalQuota: "64"}
-      - {name: memory, nominalQuota: 512Gi}
-      - {name: nvidia.com/gpu, nominalQuota: "8"}
----
-apiVersion: kueue.x-k8s.io/v1beta2
-kind: LocalQueue
-metadata: {name: team, namespace: $ns}
-spec:
-  clusterQueue: demo
+      nodeLabels: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
+    clusterQueues:
+    - name: demo
+      flavors:
+      - name: h100
+        resources:
+        - {name: cpu, nominalQuota: "64"}
+        - {name: memory, nominalQuota: 512Gi}
+        - {name: nvidia.com/gpu, nominalQuota: "8"}
+    localQueues:
+    - {name: team, clusterQueue: demo, namespaces: [$ns]}
+  monitoring:
+    managementState: Removed   # no Prometheus in the local cluster
 YAML
+kubectl wait --for=condition=Ready mpijobplatform/default --timeout=90s
+kubectl get mpijobplatform default -o jsonpath='{range .status.conditions[*]}  {.type}={.status} ({.reason}) {.message}{"\n"}{end}'
+kubectl -n mpijob-system get deployment,service,networkpolicy
+kubectl get clusterqueue,resourceflavor; kubectl -n "$ns" get localqueue
 
 upstream=$(cd tools/cluster/mpi-operator && go mod download github.com/kubeflow/mpi-operator && go list -m -f '{{.Dir}}' github.com/kubeflow/mpi-operator)
 pi() {

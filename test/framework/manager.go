@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -138,4 +140,33 @@ func StartManagerWithWebhooks(env *Env, args ...string) (*Manager, error) {
 		"--webhook-cert-secret=" + WebhookNamespace + "/mpijob-webhook-cert",
 		"--webhook-cert-names=127.0.0.1",
 	}, args...)...)
+}
+
+// APIWrites sums the POST, PUT, PATCH and DELETE requests a manager made,
+// from client-go's rest_client_requests_total on its /metrics.
+func APIWrites(metricsURL string) (int, error) {
+	resp, err := http.Get(metricsURL) //nolint:gosec // a loopback URL of a manager we started
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	total := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		for _, m := range []string{`method="POST"`, `method="PUT"`, `method="PATCH"`, `method="DELETE"`} {
+			if strings.Contains(line, m) {
+				fields := strings.Fields(line)
+				n, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+				if err != nil {
+					return 0, fmt.Errorf("metrics line %q: %w", line, err)
+				}
+				total += int(n)
+			}
+		}
+	}
+	return total, sc.Err()
 }

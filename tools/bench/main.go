@@ -8,9 +8,10 @@
 // listens beyond loopback.
 //
 // It then measures the MPIJob admission webhooks at a fixed request rate
-// (--webhook-rate; 0 skips it).
+// (--webhook-rate; 0 skips it), and the platform operator: MPIJobPlatform
+// create to Ready and API writes while idle (--platform-idle; 0 skips it).
 //
-//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream] [--webhook-rate 200] [--webhook-only]
+//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream] [--webhook-rate 200] [--webhook-only] [--platform-only]
 package main
 
 import (
@@ -57,7 +58,8 @@ func run() error {
 	var upstream, upstreamOnly bool
 	var internal string
 	var hooks webhookOptions
-	var webhookOnly bool
+	var webhookOnly, platformOnly bool
+	var platformIdle time.Duration
 	flag.IntVar(&o.Jobs, "jobs", 100, "MPIJobs created at once")
 	flag.IntVar(&o.Workers, "workers", 8, "workers per job (1 nvidia.com/gpu each)")
 	flag.IntVar(&o.Nodes, "nodes", 0, "kwok GPU nodes (8 GPUs each); default: just enough for every worker")
@@ -70,13 +72,18 @@ func run() error {
 	flag.IntVar(&hooks.Rate, "webhook-rate", 200, "admission requests per second for the webhook benchmark; 0 skips it")
 	flag.DurationVar(&hooks.Duration, "webhook-duration", 10*time.Second, "length of each webhook measurement")
 	flag.BoolVar(&webhookOnly, "webhook-only", false, "measure only the admission webhooks")
+	flag.BoolVar(&platformOnly, "platform-only", false, "measure only the platform operator")
+	flag.DurationVar(&platformIdle, "platform-idle", 30*time.Second, "how long to count the platform operator's API writes while nothing changes; 0 skips the platform benchmark")
 	flag.Parse()
 	if hooks.Rate < 0 || (webhookOnly && hooks.Rate == 0) {
 		return fmt.Errorf("--webhook-rate must be positive (got %d)", hooks.Rate)
 	}
-	if webhookOnly {
+	if webhookOnly || platformOnly {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		if platformOnly {
+			return benchPlatform(ctx, platformIdle)
+		}
 		return benchWebhooks(ctx, hooks)
 	}
 	if o.Jobs < 1 || o.Workers < 1 {
@@ -115,12 +122,17 @@ func run() error {
 		results[c] = res
 	}
 	printResults(o, controllers, results)
-	if hooks.Rate == 0 {
-		return nil
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return benchWebhooks(ctx, hooks)
+	if hooks.Rate > 0 {
+		if err := benchWebhooks(ctx, hooks); err != nil {
+			return err
+		}
+	}
+	if platformIdle > 0 {
+		return benchPlatform(ctx, platformIdle)
+	}
+	return nil
 }
 
 // runIsolated re-runs this program in a new network namespace holding only

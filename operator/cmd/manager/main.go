@@ -1,6 +1,8 @@
 // Command manager is the platform's one binary. --role selects what it runs:
 // mpijob-controller reconciles kubeflow.org/v2beta1 MPIJobs and, with
-// --webhook-bind-address, serves their admission webhooks.
+// --webhook-bind-address, serves their admission webhooks; platform
+// reconciles the MPIJobPlatform and installs every component; all runs both
+// in one process (the local dev cluster).
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -28,7 +31,9 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform"
 	mpijobwebhook "github.com/mpijob-platform/mpijob-platform/operator/internal/webhook"
 	"github.com/mpijob-platform/mpijob-platform/operator/pkg/webhookcert"
 )
@@ -125,7 +130,11 @@ func run() error {
 		burst, workers                           int
 	)
 	nccl := envFlag(cfg.NCCLEnv)
-	flag.StringVar(&role, "role", "mpijob-controller", "what to run: mpijob-controller")
+	var platformNS, image, localWebhookURL string
+	flag.StringVar(&role, "role", "mpijob-controller", "what to run: mpijob-controller, platform, or all")
+	flag.StringVar(&platformNS, "namespace", envOr("POD_NAMESPACE", "mpijob-system"), "platform: namespace of the controller Deployment and other namespaced components")
+	flag.StringVar(&image, "manager-image", envOr("MANAGER_IMAGE", "mpijob-platform/manager:latest"), "platform: image of the controller Deployment when the MPIJobPlatform names none")
+	flag.StringVar(&localWebhookURL, "local-webhook-url", "", "platform: point webhook configurations at this https://127.0.0.1:PORT URL instead of the webhook Service (dev cluster); with --role=all it defaults to the local webhook server")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of /metrics; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of /healthz and /readyz")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader among replicas")
@@ -138,14 +147,22 @@ func run() error {
 	flag.Var(nccl, "nccl-env", "NAME=VALUE set on MPI containers that do not set NAME (repeatable)")
 	flag.BoolVar(&cfg.SpreadWorkers, "spread-workers", cfg.SpreadWorkers, "prefer spreading a job's workers across nodes")
 	flag.BoolVar(&cfg.NetworkPolicy, "network-policy", cfg.NetworkPolicy, "create a NetworkPolicy per job that admits only the job's pods to its workers")
+	flag.StringVar(&cfg.GangScheduler, "gang-scheduling", cfg.GangScheduler, "gang-schedule each job through a PodGroup: scheduler-plugins (coscheduling; pods get the scheduling.x-k8s.io/pod-group label and schedulerName scheduler-plugins unless their template names a scheduler) or volcano (pods get the scheduling.k8s.io/group-name annotation and schedulerName volcano unless their template names one); empty for none. Without the PodGroup CRD, jobs run ungrouped with a GangSchedulingUnavailable warning")
 	hooks.bind(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	if role != "mpijob-controller" {
-		return fmt.Errorf("unknown --role %q: this build runs mpijob-controller", role)
+	runController, runPlatform := role == "mpijob-controller" || role == "all", role == "platform" || role == "all"
+	if !runController && !runPlatform {
+		return fmt.Errorf("unknown --role %q: use mpijob-controller, platform or all", role)
+	}
+	if !runController {
+		hooks.bindAddress = "" // the webhooks are served by the MPIJob controller
+	}
+	if role == "all" && localWebhookURL == "" && hooks.bindAddress != "" {
+		localWebhookURL = "https://" + hooks.bindAddress
 	}
 	t, err := mpijob.ParseSSHKeyType(sshKeyType)
 	if err != nil {
@@ -157,7 +174,8 @@ func run() error {
 	}
 
 	scheme := runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme), kueue.AddToScheme(scheme)); err != nil {
+	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme), kueue.AddToScheme(scheme),
+		platformv1.AddToScheme(scheme), apiextensionsv1.AddToScheme(scheme)); err != nil {
 		return err
 	}
 	restCfg, err := ctrl.GetConfig()
@@ -179,18 +197,21 @@ func run() error {
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
-		LeaderElectionID:       "mpijob-controller.mpijob.io",
+		LeaderElectionID:       role + ".mpijob.io",
 		Cache:                  mpijob.CacheOptions(),
 	})
 	if err != nil {
 		return err
 	}
-	r := &mpijob.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(mpijob.ControllerName),
-		Config: cfg, Workers: workers,
+	if runController {
+		if err := setupController(mgr, cfg, workers); err != nil {
+			return err
+		}
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		return err
+	if runPlatform {
+		if err := setupPlatform(mgr, platformNS, image, localWebhookURL); err != nil {
+			return err
+		}
 	}
 	ready := healthz.Ping
 	if webhookServer != nil {
@@ -207,13 +228,6 @@ func run() error {
 	if err := errors.Join(mgr.AddHealthzCheck("healthz", healthz.Ping), mgr.AddReadyzCheck("readyz", ready)); err != nil {
 		return err
 	}
-	if err := metrics.Registry.Register(mpijob.NewPhaseCollector(mgr.GetClient())); err != nil {
-		return err
-	}
-	go func() {
-		<-mgr.Elected()
-		mpijob.SetLeader(true)
-	}()
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
@@ -240,4 +254,44 @@ func ensureCertificates(restCfg *rest.Config, scheme *runtime.Scheme, hooks *web
 		return nil, fmt.Errorf("preparing the webhook serving certificate: %w", err)
 	}
 	return rot, nil
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// setupController adds the MPIJob controller and its metrics.
+func setupController(mgr ctrl.Manager, cfg mpijob.Config, workers int) error {
+	r := &mpijob.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(mpijob.ControllerName),
+		Config: cfg, Workers: workers,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := metrics.Registry.Register(mpijob.NewPhaseCollector(mgr.GetClient())); err != nil {
+		return err
+	}
+	go func() {
+		<-mgr.Elected()
+		mpijob.SetLeader(true)
+	}()
+	return nil
+}
+
+// setupPlatform adds the MPIJobPlatform reconciler with its own cache.
+func setupPlatform(mgr ctrl.Manager, namespace, image, localWebhookURL string) error {
+	c, err := platform.NewCache(mgr)
+	if err != nil {
+		return err
+	}
+	r := &platform.Reconciler{
+		Client: mgr.GetClient(), Reader: c, Cache: c, Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		Recorder: mgr.GetEventRecorder("mpijob-platform"), Components: platform.Components(),
+		Namespace: namespace, Image: image, LocalWebhookURL: localWebhookURL,
+	}
+	return r.SetupWithManager(mgr)
 }

@@ -115,15 +115,49 @@ func TestBuildersGolden(t *testing.T) {
 	}
 }
 
+// With a gang scheduler the PodGroup is built, and workers and launcher
+// join it; schedulingPolicy fields go where upstream puts them for each
+// scheduler (queue and priorityClass only for Volcano, the timeout only
+// for scheduler-plugins).
+func TestGangSchedulingGolden(t *testing.T) {
+	gang := func(j *kubeflow.MPIJob) {
+		j.Spec.RunPolicy.SchedulingPolicy = &kubeflow.SchedulingPolicy{
+			Queue: "research", PriorityClass: "training-high", ScheduleTimeoutSeconds: ptr.To[int32](120),
+		}
+		l := &j.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Spec.Containers[0]
+		l.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("1Gi")}
+	}
+	for _, scheduler := range []string{GangSchedulerSchedulerPlugins, GangSchedulerVolcano} {
+		t.Run(scheduler, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.GangScheduler = scheduler
+			job := testJob(gang)
+			golden(t, "gang-"+scheduler+"-podgroup", desiredPodGroup(job, scheduler))
+			golden(t, "gang-"+scheduler+"-worker-1", desiredWorker(job, 1, cfg))
+			golden(t, "gang-"+scheduler+"-launcher", desiredLauncherJob(job, cfg))
+		})
+	}
+}
+
 func TestBuildersDoNotMutateTheJob(t *testing.T) {
-	job := testJob()
-	before := job.DeepCopy()
-	cfg := DefaultConfig()
-	desiredWorker(job, 0, cfg)
-	desiredLauncherJob(job, cfg)
-	desiredConfigMap(job, nil, "")
-	if diff := cmp.Diff(before, job); diff != "" {
-		t.Errorf("builders changed the job (-before +after):\n%s", diff)
+	for _, scheduler := range []string{GangSchedulerNone, GangSchedulerSchedulerPlugins, GangSchedulerVolcano} {
+		job := testJob(func(j *kubeflow.MPIJob) {
+			j.Spec.RunPolicy.SchedulingPolicy = &kubeflow.SchedulingPolicy{MinResources: &corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}}
+		})
+		before := job.DeepCopy()
+		cfg := DefaultConfig()
+		cfg.GangScheduler = scheduler
+		desiredWorker(job, 0, cfg)
+		desiredLauncherJob(job, cfg)
+		desiredConfigMap(job, nil, "")
+		if scheduler != GangSchedulerNone {
+			pg := desiredPodGroup(job, scheduler)
+			// The PodGroup must not share the job's resource list.
+			pg.Object["spec"].(map[string]any)["minResources"].(map[string]any)["cpu"] = "9"
+		}
+		if diff := cmp.Diff(before, job); diff != "" {
+			t.Errorf("%q: builders changed the job (-before +after):\n%s", scheduler, diff)
+		}
 	}
 }
 

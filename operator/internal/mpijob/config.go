@@ -50,7 +50,18 @@ type Config struct {
 	// NetworkPolicy creates, per job, a NetworkPolicy that lets only the
 	// job's own pods reach its workers.
 	NetworkPolicy bool
+	// GangScheduler, when set, creates a PodGroup per job for that gang
+	// scheduler and makes the job's pods members of it: "volcano" or
+	// "scheduler-plugins" (coscheduling); empty for none.
+	GangScheduler string
 }
+
+// Gang schedulers (Config.GangScheduler, --gang-scheduling).
+const (
+	GangSchedulerNone             = ""
+	GangSchedulerVolcano          = "volcano"
+	GangSchedulerSchedulerPlugins = "scheduler-plugins"
+)
 
 // Validate rejects settings that would produce broken children.
 func (c Config) Validate() error {
@@ -61,6 +72,13 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseSSHKeyType(string(c.SSHKeyType)); err != nil && c.SSHKeyType != "" {
 		return err
+	}
+	switch c.GangScheduler {
+	case GangSchedulerNone, GangSchedulerVolcano, GangSchedulerSchedulerPlugins:
+	default:
+		return fmt.Errorf("gang scheduler %q is not supported: use %q, %q, or empty for no gang scheduling "+
+			"(to send pods to a scheduler of another name, set schedulerName in the job's pod templates)",
+			c.GangScheduler, GangSchedulerVolcano, GangSchedulerSchedulerPlugins)
 	}
 	for name := range c.NCCLEnv {
 		if msgs := validation.IsEnvVarName(name); len(msgs) > 0 {

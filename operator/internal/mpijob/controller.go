@@ -51,6 +51,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=scheduling.x-k8s.io,resources=podgroups,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=scheduling.volcano.sh,resources=podgroups,verbs=get;list;watch;create;update;delete
 
 // SetupWithManager registers the controller: MPIJobs and the pods and Jobs
 // they control wake it up.
@@ -197,6 +199,7 @@ func (r *Reconciler) sync(ctx context.Context, s *state) error {
 		r.syncService,
 		r.syncConfigMap,
 		r.syncNetworkPolicy,
+		r.syncPodGroup, // before any pod, which would otherwise join no group
 		r.syncWorkers,
 		r.syncLauncher,
 	} {
@@ -406,7 +409,7 @@ func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
 		if have[workerName(job, i)] {
 			continue
 		}
-		if err := r.createChild(ctx, s, desiredWorker(job, i, r.Config), "Pod"); err != nil {
+		if err := r.createChild(ctx, s, desiredWorker(job, i, r.podConfig(s)), "Pod"); err != nil {
 			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
 				// Quota or admission refused the pod: say so, retry later.
 				s.eventf(corev1.EventTypeWarning, "FailedCreateWorker", "creating %s: %v", workerName(job, i), err)
@@ -433,7 +436,7 @@ func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
 		if waiting {
 			return nil
 		}
-		return r.createChild(ctx, s, desiredLauncherJob(job, r.Config), "Job")
+		return r.createChild(ctx, s, desiredLauncherJob(job, r.podConfig(s)), "Job")
 	}
 	launcher := s.launcher
 	suspended := ptr.Deref(launcher.Spec.Suspend, false)
@@ -442,7 +445,7 @@ func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
 		launcher.Spec.Suspend = ptr.To(true)
 		return r.Client.Update(ctx, launcher)
 	case !job.IsSuspended() && suspended && !waiting:
-		desired := desiredLauncherTemplate(job, r.Config)
+		desired := desiredLauncherTemplate(job, r.podConfig(s))
 		syncSchedulingDirectives(launcher, &desired)
 		launcher.Spec.Suspend = ptr.To(false)
 		return r.Client.Update(ctx, launcher)

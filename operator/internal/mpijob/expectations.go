@@ -25,6 +25,10 @@ const coalesceWindow = 5 * time.Second
 type expectations struct {
 	mu   sync.Mutex
 	jobs map[types.NamespacedName]*jobExpectations
+	// podGroupCRDMissing is when a PodGroup request last found its CRD
+	// missing: for podGroupRecheck, new jobs take that answer instead of
+	// asking (each miss costs the API server a discovery round).
+	podGroupCRDMissing time.Time
 }
 
 type jobExpectations struct {
@@ -35,6 +39,13 @@ type jobExpectations struct {
 	deleted    map[types.UID]time.Time
 	lastStatus time.Time
 	lastConfig time.Time
+	// podGroupSpec is the PodGroup spec last found live and current, at
+	// podGroupChecked; it spares a live read of the PodGroup every pass.
+	podGroupSpec    string
+	podGroupChecked time.Time
+	// gangUnavailable: the PodGroup CRD is missing, the job runs without
+	// gang scheduling; gangReported: the warning about it was emitted.
+	gangUnavailable, gangReported bool
 }
 
 func newExpectations() *expectations {
@@ -151,4 +162,58 @@ func (e *expectations) newRestarts(job types.NamespacedName, container string, c
 	prev, seen := j.restarts[container]
 	j.restarts[container] = count
 	return count > prev && (seen || count > 0)
+}
+
+// podGroupCurrent reports whether the job's PodGroup was found with spec
+// less than podGroupRecheck ago.
+func (e *expectations) podGroupCurrent(job types.NamespacedName, spec string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	return j.podGroupSpec == spec && now.Sub(j.podGroupChecked) < podGroupRecheck
+}
+
+// podGroupSeen records that the job's PodGroup has spec now.
+func (e *expectations) podGroupSeen(job types.NamespacedName, spec string, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	j.podGroupSpec, j.podGroupChecked = spec, now
+}
+
+// gangState reports whether the job runs without gang scheduling because
+// the PodGroup CRD is missing, and whether that was reported.
+func (e *expectations) gangState(job types.NamespacedName) (unavailable, reported bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	return j.gangUnavailable, j.gangReported
+}
+
+func (e *expectations) setGangUnavailable(job types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(job).gangUnavailable = true
+}
+
+// podGroupCRDFoundMissing records that the API server said now that the
+// PodGroup CRD is missing.
+func (e *expectations) podGroupCRDFoundMissing(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.podGroupCRDMissing = now
+}
+
+// podGroupCRDMissingRecently reports whether the PodGroup CRD was found
+// missing less than podGroupRecheck ago.
+func (e *expectations) podGroupCRDMissingRecently(now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.podGroupCRDMissing.IsZero() && now.Sub(e.podGroupCRDMissing) < podGroupRecheck
+}
+
+func (e *expectations) setGangReported(job types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(job).gangReported = true
 }

@@ -93,6 +93,7 @@ func desiredLauncherTemplate(job *kubeflow.MPIJob, cfg Config) corev1.PodTemplat
 		}},
 	})
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: configVolumeName, MountPath: configMountPath})
+	joinPodGroup(job, tmpl, cfg.GangScheduler)
 	applyJobDefaults(job, tmpl, kubeflow.RoleLauncher, cfg)
 	return *tmpl
 }

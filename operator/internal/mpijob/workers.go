@@ -9,8 +9,9 @@ import (
 )
 
 // desiredWorker is worker pod i: the Worker template plus the stable
-// hostname in the job's Service, SSH credentials, the role environment and
-// the platform's job defaults. A worker without a command runs sshd.
+// hostname in the job's Service, SSH credentials, the role environment,
+// membership of the job's PodGroup (with a gang scheduler) and the
+// platform's job defaults. A worker without a command runs sshd.
 func desiredWorker(job *kubeflow.MPIJob, i int, cfg Config) *corev1.Pod {
 	spec := job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker]
 	tmpl := spec.Template.DeepCopy()
@@ -44,6 +45,7 @@ func desiredWorker(job *kubeflow.MPIJob, i int, cfg Config) *corev1.Pod {
 	}
 	setEnv(c, corev1.EnvVar{Name: "K_MPI_JOB_ROLE", Value: kubeflow.RoleWorker})
 	addSSHVolume(job, &tmpl.Spec)
+	joinPodGroup(job, tmpl, cfg.GangScheduler)
 	applyJobDefaults(job, tmpl, kubeflow.RoleWorker, cfg)
 
 	meta := childMeta(job, name, tmpl.Labels)

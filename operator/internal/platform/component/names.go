@@ -1,0 +1,28 @@
+package component
+
+// Names of the objects components share.
+const (
+	// ControllerName is the MPIJob controller's Deployment, ServiceAccount
+	// and ClusterRole(Binding) name, and its pods' app.kubernetes.io/name.
+	ControllerName = "mpijob-controller"
+	// MetricsService exposes the controller's /metrics.
+	MetricsService = "mpijob-controller-metrics"
+	// WebhookService fronts the controller's webhook server.
+	WebhookService = "mpijob-webhook"
+	// WebhookCertSecret holds the webhook serving certificate.
+	WebhookCertSecret = "mpijob-webhook-cert"
+	// MutatingWebhookConfiguration and ValidatingWebhookConfiguration are
+	// the MPIJob webhook configurations.
+	MutatingWebhookConfiguration   = "mpijob-platform-mutating"
+	ValidatingWebhookConfiguration = "mpijob-platform-validating"
+	// WebhookPort and MetricsPort are the controller container's ports.
+	WebhookPort = 9443
+	MetricsPort = 8080
+	// ProbePort serves /healthz and /readyz.
+	ProbePort = 8081
+)
+
+// ControllerSelector selects the controller's pods.
+func ControllerSelector() map[string]string {
+	return map[string]string{"app.kubernetes.io/name": ControllerName}
+}

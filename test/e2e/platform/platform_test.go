@@ -1,0 +1,379 @@
+package platform_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
+	"sigs.k8s.io/yaml"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
+)
+
+func platformSpec() platformv1.MPIJobPlatformSpec {
+	return platformv1.MPIJobPlatformSpec{
+		Kueue: platformv1.KueueSpec{
+			ManagementState: platformv1.Managed,
+			ResourceFlavors: []platformv1.ResourceFlavor{{Name: "h100", NodeLabels: map[string]string{"nvidia.com/gpu.product": cluster.GPUProduct}}},
+			ClusterQueues: []platformv1.ClusterQueue{{Name: "team-a", Cohort: "gpus", Flavors: []platformv1.FlavorQuotas{{Name: "h100", Resources: []platformv1.ResourceQuota{
+				{Name: corev1.ResourceCPU, NominalQuota: resource.MustParse("64")},
+				{Name: corev1.ResourceMemory, NominalQuota: resource.MustParse("512Gi")},
+				{Name: cluster.GPUResource, NominalQuota: resource.MustParse("16")},
+			}}}}},
+			LocalQueues: []platformv1.LocalQueue{
+				{Name: "default", ClusterQueue: "team-a", Namespaces: []string{"team-a"}},
+				{Name: "shared", ClusterQueue: "team-a", NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"mpijob.io/team": "b"}}},
+			},
+		},
+		Monitoring: platformv1.ComponentSpec{ManagementState: platformv1.Managed},
+	}
+}
+
+func getPlatform(t *testing.T) *platformv1.MPIJobPlatform {
+	t.Helper()
+	p := &platformv1.MPIJobPlatform{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: platformv1.DefaultName}, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// updateSpec changes the platform's spec, retrying on conflicts.
+func updateSpec(t *testing.T, change func(*platformv1.MPIJobPlatformSpec)) {
+	t.Helper()
+	framework.Eventually(t, framework.DefaultTimeout, "the MPIJobPlatform updated", func(ctx context.Context) (bool, string, error) {
+		p := getPlatform(t)
+		change(&p.Spec)
+		err := env.Client.Update(ctx, p)
+		if apierrors.IsConflict(err) {
+			return false, err.Error(), nil
+		}
+		return err == nil, "", err
+	})
+}
+
+// waitCondition waits until the platform's condition has status and reason
+// for the current generation.
+func waitCondition(t *testing.T, condType string, status metav1.ConditionStatus, reason string) *platformv1.MPIJobPlatform {
+	t.Helper()
+	var last *platformv1.MPIJobPlatform
+	framework.Eventually(t, framework.DefaultTimeout, fmt.Sprintf("%s=%s (%s)", condType, status, reason), func(ctx context.Context) (bool, string, error) {
+		last = getPlatform(t)
+		c := meta.FindStatusCondition(last.Status.Conditions, condType)
+		if c == nil || last.Status.ObservedGeneration != last.Generation {
+			return false, fmt.Sprintf("observedGeneration %d of %d, conditions %+v", last.Status.ObservedGeneration, last.Generation, last.Status.Conditions), nil
+		}
+		return c.Status == status && (reason == "" || c.Reason == reason), fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message), nil
+	})
+	return last
+}
+
+func createNamespace(t *testing.T, name string, labels map[string]string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := env.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+func exists(t *testing.T, obj client.Object) bool {
+	t.Helper()
+	err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func waitGone(t *testing.T, obj client.Object) {
+	t.Helper()
+	framework.Eventually(t, framework.DefaultTimeout, fmt.Sprintf("%T %s deleted", obj, obj.GetName()), func(context.Context) (bool, string, error) {
+		return !exists(t, obj), "", nil
+	})
+}
+
+func waitExists(t *testing.T, obj client.Object) {
+	t.Helper()
+	framework.Eventually(t, framework.DefaultTimeout, fmt.Sprintf("%T %s created", obj, obj.GetName()), func(context.Context) (bool, string, error) {
+		return exists(t, obj), "", nil
+	})
+}
+
+// writes counts the manager's API writes so far.
+func writes(t *testing.T) int {
+	t.Helper()
+	n, err := framework.APIWrites(manager.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The whole life of the platform, step by step: each step builds on the
+// state the previous one left, as an admin's cluster would.
+func TestPlatformLifecycle(t *testing.T) {
+	ctx := context.Background()
+	createNamespace(t, "team-a", nil)
+
+	t.Run("CEL rules reject what cannot work", func(t *testing.T) {
+		other := &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: "mine"}}
+		if err := env.Client.Create(ctx, other); err == nil || !strings.Contains(err.Error(), "must be named default") {
+			t.Errorf("a platform named mine: %v", err)
+		}
+		p := &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: platformv1.DefaultName}}
+		p.Spec.MPIJobController.ManagementState = platformv1.Removed
+		p.Spec.Webhooks.ManagementState = platformv1.Managed
+		if err := env.Client.Create(ctx, p); err == nil || !strings.Contains(err.Error(), "the webhooks are served by the MPIJob controller") {
+			t.Errorf("webhooks without controller: %v", err)
+		}
+		p = &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: platformv1.DefaultName}, Spec: platformSpec()}
+		p.Spec.Kueue.LocalQueues[0].ClusterQueue = "nope"
+		if err := env.Client.Create(ctx, p); err == nil || !strings.Contains(err.Error(), "every localQueues[].clusterQueue must name one of clusterQueues") {
+			t.Errorf("LocalQueue of an unknown ClusterQueue: %v", err)
+		}
+	})
+
+	t.Run("one resource installs every component; a missing CRD degrades only its own", func(t *testing.T) {
+		begin := time.Now()
+		p := &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: platformv1.DefaultName}, Spec: platformSpec()}
+		if err := env.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		waitCondition(t, "MonitoringReady", metav1.ConditionFalse, "MissingDependency")
+		for _, c := range []string{"MPIJobControllerReady", "WebhooksReady", "KueueReady", "RBACReady", "NetworkPolicyReady"} {
+			waitCondition(t, c, metav1.ConditionTrue, "Ready")
+		}
+		t.Logf("CR create to every component but monitoring Ready: %s", time.Since(begin).Round(100*time.Millisecond))
+		p = waitCondition(t, "Degraded", metav1.ConditionTrue, "")
+		if c := meta.FindStatusCondition(p.Status.Conditions, "MonitoringReady"); !strings.Contains(c.Message, "install prometheus-operator") {
+			t.Errorf("MonitoringReady message %q does not say what to install", c.Message)
+		}
+		if c := meta.FindStatusCondition(p.Status.Conditions, "ConsoleReady"); c.Reason != platformv1.Removed {
+			t.Errorf("ConsoleReady reason %q, want Removed", c.Reason)
+		}
+		if p.Status.Phase != platformv1.PhaseDegraded {
+			t.Errorf("phase %q, want Degraded", p.Status.Phase)
+		}
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
+		if !exists(t, d) || !strings.Contains(strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "), "--network-policy=true") {
+			t.Errorf("controller Deployment args: %v", d.Spec.Template.Spec.Containers[0].Args)
+		}
+	})
+
+	t.Run("an MPIJob runs through the LocalQueue the platform made", func(t *testing.T) {
+		job := simpleJob("team-a", "through-platform")
+		if err := env.Client.Create(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, framework.DefaultTimeout, "the job Succeeded", func(ctx context.Context) (bool, string, error) {
+			got := &kubeflow.MPIJob{}
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
+				return false, "", err
+			}
+			for _, c := range got.Status.Conditions {
+				if c.Type == kubeflow.JobSucceeded && c.Status == corev1.ConditionTrue {
+					return got.Labels["kueue.x-k8s.io/queue-name"] == "default", "queue label " + got.Labels["kueue.x-k8s.io/queue-name"], nil
+				}
+			}
+			return false, fmt.Sprintf("conditions %+v", got.Status.Conditions), nil
+		})
+	})
+
+	t.Run("the CRD arrives and the component recovers without a restart", func(t *testing.T) {
+		installPrometheusOperatorCRDs(t)
+		waitCondition(t, "MonitoringReady", metav1.ConditionTrue, "Ready")
+		p := waitCondition(t, "Ready", metav1.ConditionTrue, "Ready")
+		if p.Status.Phase != platformv1.PhaseReady {
+			t.Errorf("phase %q", p.Status.Phase)
+		}
+	})
+
+	t.Run("idle: zero API writes in 30 s", func(t *testing.T) {
+		before := writes(t)
+		time.Sleep(30 * time.Second)
+		if n := writes(t) - before; n != 0 {
+			t.Errorf("%d API writes while nothing changed, want 0", n)
+		}
+	})
+
+	t.Run("drift is undone", func(t *testing.T) {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
+		if !exists(t, d) {
+			t.Fatal("no controller Deployment")
+		}
+		oldUID := d.UID
+		if err := env.Client.Delete(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, framework.DefaultTimeout, "the Deployment recreated", func(context.Context) (bool, string, error) {
+			fresh := &appsv1.Deployment{ObjectMeta: d.ObjectMeta}
+			return exists(t, fresh) && fresh.UID != oldUID, "", nil
+		})
+
+		cq := &kueue.ClusterQueue{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}
+		if !exists(t, cq) {
+			t.Fatal("no ClusterQueue")
+		}
+		cq.Spec.ResourceGroups[0].Flavors[0].Resources[2].NominalQuota = resource.MustParse("4")
+		if err := env.Client.Update(ctx, cq); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, framework.DefaultTimeout, "the ClusterQueue's GPU quota restored to 16", func(context.Context) (bool, string, error) {
+			got := &kueue.ClusterQueue{ObjectMeta: cq.ObjectMeta}
+			if !exists(t, got) {
+				return false, "gone", nil
+			}
+			q := got.Spec.ResourceGroups[0].Flavors[0].Resources[2].NominalQuota
+			return q.Cmp(resource.MustParse("16")) == 0, "quota " + q.String(), nil
+		})
+	})
+
+	t.Run("spec changes reach the objects", func(t *testing.T) {
+		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) {
+			s.Kueue.ClusterQueues[0].Flavors[0].Resources[2].NominalQuota = resource.MustParse("24")
+			s.JobDefaults.SpreadWorkers = true
+			s.JobDefaults.NCCLEnv = map[string]string{"NCCL_DEBUG": "INFO", "NCCL_IB_DISABLE": "1"}
+		})
+		framework.Eventually(t, framework.DefaultTimeout, "quota and controller flags updated", func(context.Context) (bool, string, error) {
+			cq := &kueue.ClusterQueue{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}
+			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
+			if !exists(t, cq) || !exists(t, d) {
+				return false, "missing", nil
+			}
+			q := cq.Spec.ResourceGroups[0].Flavors[0].Resources[2].NominalQuota
+			args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+			ok := q.Cmp(resource.MustParse("24")) == 0 && strings.Contains(args, "--spread-workers=true") &&
+				strings.Contains(args, "--nccl-env=NCCL_DEBUG=INFO --nccl-env=NCCL_IB_DISABLE=1")
+			return ok, fmt.Sprintf("quota %s, args %s", q.String(), args), nil
+		})
+		waitCondition(t, "Ready", metav1.ConditionTrue, "Ready")
+	})
+
+	t.Run("LocalQueues follow the namespace selector", func(t *testing.T) {
+		createNamespace(t, "team-b", map[string]string{"mpijob.io/team": "b"})
+		lq := &kueue.LocalQueue{ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: "shared"}}
+		waitExists(t, lq)
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}}
+		if !exists(t, ns) {
+			t.Fatal("team-b vanished")
+		}
+		delete(ns.Labels, "mpijob.io/team")
+		if err := env.Client.Update(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, &kueue.LocalQueue{ObjectMeta: lq.ObjectMeta})
+	})
+
+	t.Run("a toggle removes exactly its component; users' jobs are never touched", func(t *testing.T) {
+		userRole := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "mpijob-platform-user"}}
+		cq := &kueue.ClusterQueue{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}
+		job := &kubeflow.MPIJob{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "through-platform"}}
+		if !exists(t, userRole) || !exists(t, cq) || !exists(t, job) {
+			t.Fatal("missing objects before toggling")
+		}
+		roleVersion := userRole.ResourceVersion
+
+		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) { s.NetworkPolicy.ManagementState = platformv1.Removed })
+		waitGone(t, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}})
+		waitCondition(t, "NetworkPolicyReady", metav1.ConditionFalse, platformv1.Removed)
+		if !exists(t, userRole) || userRole.ResourceVersion != roleVersion {
+			t.Error("removing networkPolicy touched the RBAC component")
+		}
+
+		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) { s.RBAC.ManagementState = platformv1.Removed })
+		waitGone(t, &rbacv1.ClusterRole{ObjectMeta: userRole.ObjectMeta})
+
+		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) { s.Kueue.ManagementState = platformv1.Unmanaged })
+		waitCondition(t, "KueueReady", metav1.ConditionTrue, platformv1.Unmanaged)
+		if !exists(t, cq) {
+			t.Error("Unmanaged deleted the ClusterQueue; it must leave queues alone")
+		}
+
+		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) {
+			s.NetworkPolicy.ManagementState, s.RBAC.ManagementState, s.Kueue.ManagementState = platformv1.Managed, platformv1.Managed, platformv1.Managed
+		})
+		waitExists(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "mpijob-platform-user"}})
+		waitExists(t, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}})
+		waitCondition(t, "Ready", metav1.ConditionTrue, "Ready")
+
+		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) { s.Kueue.ManagementState = platformv1.Removed })
+		waitGone(t, &kueue.ClusterQueue{ObjectMeta: cq.ObjectMeta})
+		if !exists(t, job) {
+			t.Error("the user's MPIJob disappeared")
+		}
+	})
+
+	t.Run("deleting the MPIJobPlatform removes the platform, not the jobs", func(t *testing.T) {
+		if err := env.Client.Delete(ctx, &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: platformv1.DefaultName}}); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}})
+		if !exists(t, &kubeflow.MPIJob{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "through-platform"}}) {
+			t.Error("the user's MPIJob disappeared with the platform")
+		}
+	})
+}
+
+// simpleJob: one launcher that ends after 2 s and two 1-GPU workers.
+func simpleJob(ns, name string) *kubeflow.MPIJob {
+	c := func(gpu bool) []corev1.Container {
+		ctr := corev1.Container{Name: "mpi", Image: "example.invalid/mpi:1"}
+		ctr.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}
+		if gpu {
+			ctr.Resources.Limits = corev1.ResourceList{cluster.GPUResource: resource.MustParse("1")}
+		}
+		return []corev1.Container{ctr}
+	}
+	return &kubeflow.MPIJob{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
+			kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{cluster.FinishAfterAnnotation: "2s"}},
+				Spec:       corev1.PodSpec{Containers: c(false)},
+			}},
+			kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: c(true)}}},
+		}},
+	}
+}
+
+// installPrometheusOperatorCRDs installs the ServiceMonitor and
+// PrometheusRule CRDs from prometheus-operator's module.
+func installPrometheusOperatorCRDs(t *testing.T) {
+	t.Helper()
+	dir, err := framework.ModuleDir(context.Background(), framework.PrometheusOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"servicemonitors", "prometheusrules"} {
+		data, err := os.ReadFile(filepath.Join(dir, "example", "prometheus-operator-crd", "monitoring.coreos.com_"+name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.Unmarshal(data, crd); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(context.Background(), crd); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
