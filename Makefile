@@ -87,6 +87,7 @@ generate: ## Regenerate every generated file.
 	$(CONTROLLER_GEN) rbac:roleName=mpijob-controller paths=./operator/internal/mpijob/... paths=./operator/internal/webhook/... paths=./operator/pkg/... output:rbac:dir=config/rbac/mpijob-controller
 	$(CONTROLLER_GEN) rbac:roleName=mpijob-platform-operator paths=./operator/... output:rbac:dir=config/rbac/platform
 	$(CONTROLLER_GEN) webhook paths=./operator/internal/webhook/... output:webhook:dir=config/webhook
+	$(GO) run ./tools/dashboards
 	$(GO) mod tidy
 	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) mod tidy); done
 	gofmt -s -w $$(git ls-files '*.go')

@@ -204,7 +204,9 @@ func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJo
 				return cs, cond, err
 			}
 			if what, absent := missing[u.GroupVersionKind().GroupKind()]; absent {
-				needed[u.GroupVersionKind().GroupKind()] = what
+				if soft, ok := comp.(component.Soft); !ok || !soft.SoftKinds()[u.GroupVersionKind().GroupKind()] {
+					needed[u.GroupVersionKind().GroupKind()] = what
+				}
 				continue
 			}
 			desired = append(desired, u)

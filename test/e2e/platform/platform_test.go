@@ -200,8 +200,15 @@ func TestPlatformLifecycle(t *testing.T) {
 
 	t.Run("the CRD arrives and the component recovers without a restart", func(t *testing.T) {
 		installPrometheusOperatorCRDs(t)
-		waitCondition(t, "MonitoringReady", metav1.ConditionTrue, "Ready")
-		p := waitCondition(t, "Ready", metav1.ConditionTrue, "Ready")
+		p := waitCondition(t, "MonitoringReady", metav1.ConditionTrue, "Ready")
+		if c := meta.FindStatusCondition(p.Status.Conditions, "MonitoringReady"); !strings.Contains(c.Message, "grafana-operator is not installed") {
+			t.Errorf("MonitoringReady message %q should say GrafanaDashboards wait for grafana-operator", c.Message)
+		}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "dashboard-mpijob-overview"}}
+		if !exists(t, cm) || cm.Labels["grafana_dashboard"] != "1" || !strings.Contains(cm.Data["mpijob-overview.json"], `"uid": "mpijob-overview"`) {
+			t.Errorf("dashboard ConfigMap for Grafana's sidecar: labels %v, %d keys", cm.Labels, len(cm.Data))
+		}
+		p = waitCondition(t, "Ready", metav1.ConditionTrue, "Ready")
 		if p.Status.Phase != platformv1.PhaseReady {
 			t.Errorf("phase %q", p.Status.Phase)
 		}

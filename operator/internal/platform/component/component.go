@@ -70,3 +70,9 @@ type Optional interface {
 func Labels(key string) map[string]string {
 	return map[string]string{ManagedByLabel: ManagedBy, PartOfLabel: PartOf, ComponentLabel: key}
 }
+
+// Soft marks optional kinds whose absence does not degrade the component:
+// their objects are created only while the CRD exists.
+type Soft interface {
+	SoftKinds() map[schema.GroupKind]bool
+}

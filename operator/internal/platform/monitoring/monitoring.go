@@ -1,18 +1,23 @@
 // Package monitoring is the platform's monitoring component: a
-// ServiceMonitor that has Prometheus scrape the MPIJob controller, and a
-// PrometheusRule with the platform's alerts. Both need prometheus-operator's
-// CRDs; without them the component is degraded and names what to install.
-// (Grafana dashboards and the full rule set come with the observability
-// work and will be added here.)
+// ServiceMonitor that has Prometheus scrape the MPIJob controller, a
+// PrometheusRule with the platform's alerts (both need prometheus-operator's
+// CRDs; without them the component is degraded and names what to install),
+// and the Grafana dashboards of package dashboards, as ConfigMaps labelled
+// for Grafana's dashboard sidecar and, when grafana-operator's CRD exists,
+// as GrafanaDashboard resources.
 package monitoring
 
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mpijob-platform/mpijob-platform/dashboards"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
 )
@@ -23,8 +28,19 @@ type Component struct{}
 var _ component.Component = Component{}
 
 var (
-	serviceMonitorGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}
-	prometheusRuleGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}
+	serviceMonitorGVK   = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}
+	prometheusRuleGVK   = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}
+	grafanaDashboardGVK = schema.GroupVersionKind{Group: "grafana.integreatly.org", Version: "v1beta1", Kind: "GrafanaDashboard"}
+)
+
+// Labels and selectors the dashboards are found by.
+const (
+	// GrafanaSidecarLabel is the label Grafana's dashboard sidecar (the
+	// Grafana Helm chart's default) loads ConfigMaps by.
+	GrafanaSidecarLabel = "grafana_dashboard"
+	// GrafanaInstanceLabel selects the Grafana instances of grafana-operator
+	// that get the GrafanaDashboards: label your Grafana with dashboards=mpijob-platform.
+	GrafanaInstanceLabel = "dashboards"
 )
 
 func (Component) Name() string { return "Monitoring" }
@@ -35,13 +51,18 @@ func (Component) State(spec *platformv1.MPIJobPlatformSpec) string {
 }
 
 func (Component) Kinds() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{serviceMonitorGVK, prometheusRuleGVK}
+	return []schema.GroupVersionKind{serviceMonitorGVK, prometheusRuleGVK, grafanaDashboardGVK, corev1.SchemeGroupVersion.WithKind("ConfigMap")}
+}
+
+// SoftKinds: GrafanaDashboards are made only where grafana-operator runs.
+func (Component) SoftKinds() map[schema.GroupKind]bool {
+	return map[schema.GroupKind]bool{grafanaDashboardGVK.GroupKind(): true}
 }
 
 // OptionalKinds: prometheus-operator's CRDs may be absent.
 func (Component) OptionalKinds() map[schema.GroupKind]string {
 	const what = "prometheus-operator (monitoring.coreos.com/v1 CRDs)"
-	return map[schema.GroupKind]string{serviceMonitorGVK.GroupKind(): what, prometheusRuleGVK.GroupKind(): what}
+	return map[schema.GroupKind]string{serviceMonitorGVK.GroupKind(): what, prometheusRuleGVK.GroupKind(): what, grafanaDashboardGVK.GroupKind(): "grafana-operator"}
 }
 
 // Desired renders the ServiceMonitor and the rules.
@@ -71,10 +92,36 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 	rule.SetGroupVersionKind(prometheusRuleGVK)
 	rule.SetNamespace(in.Namespace)
 	rule.SetName("mpijob-platform")
-	return []client.Object{sm, rule}, nil
+	objs := []client.Object{sm, rule}
+
+	uids, files, err := dashboards.Files()
+	if err != nil {
+		return nil, err
+	}
+	for _, uid := range uids {
+		objs = append(objs, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: "dashboard-" + uid, Namespace: in.Namespace, Labels: map[string]string{GrafanaSidecarLabel: "1"}},
+			Data:       map[string]string{uid + ".json": string(files[uid])},
+		})
+		gd := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
+			"instanceSelector": map[string]any{"matchLabels": map[string]any{GrafanaInstanceLabel: "mpijob-platform"}},
+			"json":             string(files[uid]),
+		}}}
+		gd.SetGroupVersionKind(grafanaDashboardGVK)
+		gd.SetNamespace(in.Namespace)
+		gd.SetName(uid)
+		objs = append(objs, gd)
+	}
+	return objs, nil
 }
 
-// Ready once applied: Prometheus picks them up by itself.
-func (Component) Ready(context.Context, client.Reader, component.Inputs) (bool, string, error) {
-	return true, "ServiceMonitor and PrometheusRule installed", nil
+// Ready once applied: Prometheus and Grafana pick them up by themselves.
+func (Component) Ready(ctx context.Context, c client.Reader, _ component.Inputs) (bool, string, error) {
+	msg := "ServiceMonitor, PrometheusRule and dashboards (ConfigMaps and GrafanaDashboards) installed"
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(grafanaDashboardGVK.GroupVersion().WithKind("GrafanaDashboardList"))
+	if err := c.List(ctx, list, client.Limit(1)); meta.IsNoMatchError(err) {
+		msg = "ServiceMonitor, PrometheusRule and dashboard ConfigMaps (for Grafana's sidecar) installed; no GrafanaDashboards: grafana-operator is not installed"
+	}
+	return true, msg, nil
 }
