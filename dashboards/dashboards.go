@@ -3,7 +3,10 @@
 // from Grafana's own schemas, unlike grafana-tools/sdk whose last change
 // dates from 2022), and the JSON they generate, committed next to them and
 // embedded for the platform's monitoring component. `make generate`
-// rewrites the JSON (go run ./tools/dashboards).
+// rewrites the JSON (go run ./tools/dashboards). The dashboards use
+// Grafana's classic JSON model, which Grafana 10 and later, the dashboard
+// sidecar and grafana-operator all load (the SDK's v2 schema needs
+// Grafana 12).
 package dashboards
 
 import (
