@@ -61,7 +61,7 @@ YAML
 kubectl -n "$ns" wait --for=condition=Complete job/hello-job --timeout=90s
 kubectl -n "$ns" get job hello-job
 
-step "Starting the platform operator (--role=all: platform, MPIJob controller and webhooks in one process)"
+step "Starting the platform operator locally (--role=all: platform, MPIJob controller and webhooks in one process)"
 state_dir=.cache/devcluster
 go build -o .cache/bin/manager ./operator/cmd/manager
 if [ -f "$state_dir/manager.pid" ]; then kill "$(cat "$state_dir/manager.pid")" 2>/dev/null || true; fi
@@ -75,30 +75,9 @@ setsid .cache/bin/manager --role=all --namespace=mpijob-system --kubeconfig="$KU
 echo $! >"$state_dir/manager.pid"
 echo "operator pid $(cat "$state_dir/manager.pid"), log $state_dir/logs/manager.log, webhooks on https://127.0.0.1:$port"
 
-step "One MPIJobPlatform installs everything: controller Deployment, webhooks, a Kueue queue with 8 GPUs for namespace $ns, roles, network policies"
-kubectl apply -f - <<YAML
-apiVersion: platform.mpijob.io/v1alpha1
-kind: MPIJobPlatform
-metadata:
-  name: default
-spec:
-  kueue:
-    resourceFlavors:
-    - name: h100
-      nodeLabels: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
-    clusterQueues:
-    - name: demo
-      flavors:
-      - name: h100
-        resources:
-        - {name: cpu, nominalQuota: "64"}
-        - {name: memory, nominalQuota: 512Gi}
-        - {name: nvidia.com/gpu, nominalQuota: "8"}
-    localQueues:
-    - {name: team, clusterQueue: demo, namespaces: [$ns]}
-  monitoring:
-    managementState: Removed   # no Prometheus in the local cluster
-YAML
+step "helm install (Helm's library, no helm binary needed): CRDs, the operator, and an MPIJobPlatform giving namespace $ns a queue with 8 GPUs"
+go run ./tools/chart install -n mpijob-system -f hack/demo-values.yaml
+echo "(the operator Deployment runs on a kwok node, which runs nothing: the local process above does the work)"
 kubectl wait --for=condition=Ready mpijobplatform/default --timeout=90s
 kubectl get mpijobplatform default -o jsonpath='{range .status.conditions[*]}  {.type}={.status} ({.reason}) {.message}{"\n"}{end}'
 kubectl -n mpijob-system get deployment,service,networkpolicy

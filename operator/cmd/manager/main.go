@@ -17,7 +17,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -131,9 +134,11 @@ func run() error {
 	)
 	nccl := envFlag(cfg.NCCLEnv)
 	var platformNS, image, localWebhookURL string
-	flag.StringVar(&role, "role", "mpijob-controller", "what to run: mpijob-controller, platform, or all")
+	var waitTimeout time.Duration
+	flag.StringVar(&role, "role", "mpijob-controller", "what to run: mpijob-controller, platform, all, or wait-ready (exit 0 once the MPIJobPlatform is Ready, 1 after --wait-timeout)")
+	flag.DurationVar(&waitTimeout, "wait-timeout", 5*time.Minute, "wait-ready: how long to wait")
 	flag.StringVar(&platformNS, "namespace", envOr("POD_NAMESPACE", "mpijob-system"), "platform: namespace of the controller Deployment and other namespaced components")
-	flag.StringVar(&image, "manager-image", envOr("MANAGER_IMAGE", "mpijob-platform/manager:latest"), "platform: image of the controller Deployment when the MPIJobPlatform names none")
+	flag.StringVar(&image, "manager-image", os.Getenv("MANAGER_IMAGE"), "platform: image of the controller Deployment when the MPIJobPlatform names none; default: the image of the operator's own pod (POD_NAME, POD_NAMESPACE)")
 	flag.StringVar(&localWebhookURL, "local-webhook-url", "", "platform: point webhook configurations at this https://127.0.0.1:PORT URL instead of the webhook Service (dev cluster); with --role=all it defaults to the local webhook server")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of /metrics; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8081", "address of /healthz and /readyz")
@@ -154,9 +159,12 @@ func run() error {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
+	if role == "wait-ready" {
+		return waitReady(waitTimeout)
+	}
 	runController, runPlatform := role == "mpijob-controller" || role == "all", role == "platform" || role == "all"
 	if !runController && !runPlatform {
-		return fmt.Errorf("unknown --role %q: use mpijob-controller, platform or all", role)
+		return fmt.Errorf("unknown --role %q: use mpijob-controller, platform, all or wait-ready", role)
 	}
 	if !runController {
 		hooks.bindAddress = "" // the webhooks are served by the MPIJob controller
@@ -209,6 +217,11 @@ func run() error {
 		}
 	}
 	if runPlatform {
+		if image == "" {
+			if image, err = ownImage(mgr.GetAPIReader()); err != nil {
+				return err
+			}
+		}
 		if err := setupPlatform(mgr, platformNS, image, localWebhookURL); err != nil {
 			return err
 		}
@@ -294,4 +307,78 @@ func setupPlatform(mgr ctrl.Manager, namespace, image, localWebhookURL string) e
 		Namespace: namespace, Image: image, LocalWebhookURL: localWebhookURL,
 	}
 	return r.SetupWithManager(mgr)
+}
+
+// waitReady polls the MPIJobPlatform named default until it is Ready (the
+// Helm chart's test runs this), printing what is missing meanwhile.
+func waitReady(timeout time.Duration) error {
+	scheme := runtime.NewScheme()
+	if err := platformv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	last := ""
+	for {
+		p := &platformv1.MPIJobPlatform{}
+		err := c.Get(ctx, client.ObjectKey{Name: platformv1.DefaultName}, p)
+		state := ""
+		switch {
+		case err != nil:
+			state = err.Error()
+		default:
+			cond := meta.FindStatusCondition(p.Status.Conditions, platformv1.ConditionReady)
+			if cond != nil && cond.Status == metav1.ConditionTrue && p.Status.ObservedGeneration == p.Generation {
+				fmt.Println("MPIJobPlatform default is Ready:", cond.Message)
+				return nil
+			}
+			state = "not Ready yet"
+			if cond != nil {
+				state = cond.Reason + ": " + cond.Message
+			}
+		}
+		if state != last {
+			fmt.Println("MPIJobPlatform default:", state)
+			last = state
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("MPIJobPlatform default not Ready after %s: %s", timeout, last)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// fallbackImage runs the controller when the operator runs outside a pod
+// (locally) and nothing names an image: the controller Deployment is then
+// only a placeholder for the local process.
+const fallbackImage = "mpijob-platform/mpijob-platform-operator:latest"
+
+// ownImage is the image of the operator's own container, so the controller
+// Deployment runs the same build without the image being named twice.
+func ownImage(r client.Reader) (string, error) {
+	name, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
+	if name == "" || ns == "" {
+		return fallbackImage, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pod := &corev1.Pod{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod); err != nil {
+		return "", fmt.Errorf("reading the operator's own pod %s/%s for its image (or set --manager-image): %w", ns, name, err)
+	}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == "manager" {
+			return c.Image, nil
+		}
+	}
+	return pod.Spec.Containers[0].Image, nil
 }
