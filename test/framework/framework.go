@@ -59,6 +59,8 @@ type ClusterOptions struct {
 	// CRDDirs are installed before Kueue starts (paths relative to the
 	// repository root).
 	CRDDirs []string
+	// APIServerArgs are extra kube-apiserver flags.
+	APIServerArgs []string
 	// Setup runs once the cluster is ready (e.g. to start a controller in
 	// the test process); the function it returns runs before the cluster
 	// stops.
@@ -105,7 +107,7 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 	c, err := cluster.Start(ctx, cluster.Options{
 		Dir: dir, RepoRoot: repo, CacheDir: cache,
 		GPUNodes: opts.GPUNodes, CPUNodes: opts.CPUNodes, WithoutKueue: opts.WithoutKueue,
-		CRDDirs: crdDirs, Progress: os.Stderr,
+		CRDDirs: crdDirs, APIServerArgs: opts.APIServerArgs, Progress: os.Stderr,
 	})
 	cancel()
 	if err != nil {

@@ -38,6 +38,7 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/mpijob"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform"
 	mpijobwebhook "github.com/mpijob-platform/mpijob-platform/operator/internal/webhook"
+	"github.com/mpijob-platform/mpijob-platform/operator/pkg/crdcheck"
 	"github.com/mpijob-platform/mpijob-platform/operator/pkg/webhookcert"
 )
 
@@ -212,6 +213,9 @@ func run() error {
 		return err
 	}
 	if runController {
+		if err := checkMPIJobCRD(restCfg, scheme); err != nil {
+			return err
+		}
 		if err := setupController(mgr, cfg, workers); err != nil {
 			return err
 		}
@@ -381,4 +385,17 @@ func ownImage(r client.Reader) (string, error) {
 		}
 	}
 	return pod.Spec.Containers[0].Image, nil
+}
+
+// checkMPIJobCRD refuses to start the controller on a cluster whose
+// mpijobs.kubeflow.org CRD does not serve v2beta1 (training-operator v1's
+// MPIJob), with an explanation instead of a watch that never syncs.
+func checkMPIJobCRD(restCfg *rest.Config, scheme *runtime.Scheme) error {
+	c, err := client.New(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return crdcheck.CheckMPIJobCRD(ctx, c)
 }

@@ -194,6 +194,15 @@ func (r *Reconciler) sync(ctx context.Context, s *state) error {
 	if isFinished(&job.Status) {
 		return r.finish(ctx, s)
 	}
+	// A finished launcher ends the job even when the status saying so has
+	// not been stored yet (its write met a conflict): never recreate the
+	// workers that finishing has already deleted.
+	if s.launcher != nil && isJobFinished(s.launcher) {
+		r.updateStatus(s)
+		if isFinished(&job.Status) {
+			return r.finish(ctx, s)
+		}
+	}
 	for _, phase := range []func(context.Context, *state) error{
 		r.syncSSHSecret,
 		r.syncService,
