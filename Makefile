@@ -106,6 +106,7 @@ generate: ## Regenerate every generated file.
 	$(CONTROLLER_GEN) rbac:roleName=mpijob-platform-operator paths=./operator/... output:rbac:dir=config/rbac/platform
 	$(CONTROLLER_GEN) webhook paths=./operator/internal/webhook/... output:webhook:dir=config/webhook
 	$(GO) run ./tools/dashboards
+	$(GO) run ./tools/rules
 	$(GO) run ./tools/manifests
 	IMG= $(GO) run ./tools/bundle
 	$(GO) run ./tools/catalog

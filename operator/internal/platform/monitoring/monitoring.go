@@ -14,12 +14,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpijob-platform/mpijob-platform/dashboards"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
+	"github.com/mpijob-platform/mpijob-platform/rules"
 )
 
 // Component is monitoring.
@@ -75,23 +77,13 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 	sm.SetNamespace(in.Namespace)
 	sm.SetName(component.ControllerName)
 
-	rule := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"groups": []any{
-		map[string]any{"name": "mpijob-platform.controller", "rules": []any{
-			map[string]any{
-				"alert":  "MPIJobControllerDown",
-				"expr":   `absent(up{service="` + component.MetricsService + `"} == 1)`,
-				"for":    "5m",
-				"labels": map[string]any{"severity": "critical"},
-				"annotations": map[string]any{
-					"summary":     "The MPIJob controller is down: MPIJobs are not reconciled.",
-					"description": "No MPIJob controller replica has been scraped for 5 minutes. Check the mpijob-controller Deployment in " + in.Namespace + ".",
-				},
-			},
-		}},
-	}}}}
+	// The rules of package rules (recording rules and alerts with runbooks).
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(rules.PrometheusRule(in.Namespace))
+	if err != nil {
+		return nil, err
+	}
+	rule := &unstructured.Unstructured{Object: content}
 	rule.SetGroupVersionKind(prometheusRuleGVK)
-	rule.SetNamespace(in.Namespace)
-	rule.SetName("mpijob-platform")
 	objs := []client.Object{sm, rule}
 
 	uids, files, err := dashboards.Files()

@@ -1,0 +1,116 @@
+// Package rules holds the platform's Prometheus recording rules and alerts,
+// built with prometheus-operator's Go types. `make generate` writes them to
+// mpijob-platform.rules.yaml (go run ./tools/rules), which the platform's
+// monitoring component ships as a PrometheusRule. Every alert links to its
+// runbook in docs/troubleshooting/alerts.md.
+package rules
+
+import (
+	"strings"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+)
+
+// Name of the PrometheusRule.
+const Name = "mpijob-platform"
+
+// RunbookBase is where every alert's runbook anchor lives.
+const RunbookBase = "docs/troubleshooting/alerts.md#"
+
+// jobPods joins any per-pod series to the MPIJob its pod belongs to, using
+// kube-state-metrics' kube_pod_labels (with the training.kubeflow.org/job-name
+// label allowed, see the docs).
+const jobPods = `max by (namespace, pod, label_training_kubeflow_org_job_name) (kube_pod_labels{label_training_kubeflow_org_job_name!=""})`
+
+func record(name, expr string) monitoringv1.Rule {
+	return monitoringv1.Rule{Record: name, Expr: intstr.FromString(expr)}
+}
+
+func alert(name, expr string, forDuration monitoringv1.Duration, severity, summary, description string) monitoringv1.Rule {
+	return monitoringv1.Rule{
+		Alert:  name,
+		Expr:   intstr.FromString(expr),
+		For:    ptr.To(forDuration),
+		Labels: map[string]string{"severity": severity},
+		Annotations: map[string]string{
+			"summary":     summary,
+			"description": description,
+			"runbook_url": RunbookBase + strings.ToLower(name),
+		},
+	}
+}
+
+// Recording rules.
+var recordingRules = []monitoringv1.Rule{
+	// MPIJobs by namespace and phase, from the controller's own gauge.
+	record("namespace_phase:mpijob_jobs:sum", `sum by (namespace, phase) (mpijob_jobs)`),
+	// GPUs requested by MPIJob pods, per namespace.
+	record("namespace:mpijob_gpus_requested:sum",
+		`sum by (namespace) (kube_pod_container_resource_requests{resource="nvidia_com_gpu"} * on (namespace, pod) group_left () `+jobPods+`)`),
+	// GPU utilisation per job (0-100): DCGM_FI_DEV_GPU_UTIL where the
+	// exporter has it, else the MIG-aware graphics-engine activity (0-1,
+	// scaled to percent).
+	record("mpijob:gpu_utilization:avg",
+		`avg by (namespace, label_training_kubeflow_org_job_name) ((DCGM_FI_DEV_GPU_UTIL or (DCGM_FI_PROF_GR_ENGINE_ACTIVE * 100)) * on (namespace, pod) group_left (label_training_kubeflow_org_job_name) `+jobPods+`)`),
+	// Training throughput per job (samples/s), from the mpijob_training_samples_per_second gauge
+	// a training job exposes (see docs), and scaling efficiency against the job's one-worker
+	// baseline mpijob_training_baseline_samples_per_second: throughput / (workers x baseline).
+	record("mpijob:training_samples_per_second:sum", `sum by (namespace, mpijob) (mpijob_training_samples_per_second)`),
+	record("mpijob:scaling_efficiency:ratio",
+		`sum by (namespace, mpijob) (mpijob_training_samples_per_second) / on (namespace, mpijob) (max by (namespace, mpijob) (mpijob_training_workers) * max by (namespace, mpijob) (mpijob_training_baseline_samples_per_second))`),
+}
+
+// Alerts.
+var alerts = []monitoringv1.Rule{
+	alert("MPIJobControllerDown", `absent(up{service="mpijob-controller-metrics"} == 1)`, "5m", "critical",
+		"The MPIJob controller is down: MPIJobs are not reconciled.",
+		"No MPIJob controller replica has been scraped for 5 minutes."),
+	alert("MPIJobFailed", `sum by (namespace, reason) (increase(mpi_operator_jobs_failed_total[10m])) > 0`, "0m", "warning",
+		"MPIJobs failed in {{ $labels.namespace }} ({{ $labels.reason }}).",
+		"{{ $value }} MPIJob(s) failed in the last 10 minutes with reason {{ $labels.reason }}; `kubectl describe mpijob` shows the diagnosis and what to change."),
+	alert("MPIJobQueuedTooLong", `max by (cluster_queue) (kueue_pending_workloads{status="active"}) > 0 and on (cluster_queue) (histogram_quantile(0.5, sum by (cluster_queue, le) (rate(kueue_admission_wait_time_seconds_bucket[1h]))) > 3600)`, "30m", "warning",
+		"Workloads wait over an hour in ClusterQueue {{ $labels.cluster_queue }}.",
+		"Jobs queue for more than an hour before admission: the queue's quota is too small for its demand."),
+	alert("MPIJobGPUsIdle", `mpijob:gpu_utilization:avg < 5`, "30m", "warning",
+		"MPIJob {{ $labels.namespace }}/{{ $labels.label_training_kubeflow_org_job_name }} holds GPUs it does not use.",
+		"Its GPUs have been under 5% busy for 30 minutes: the job may be stuck (NCCL hang, data loading) or oversized."),
+	alert("MPIJobWebhookErrors", `sum by (webhook) (rate(controller_runtime_webhook_requests_total{code!="200"}[5m])) > 0.1`, "10m", "warning",
+		"The MPIJob admission webhook {{ $labels.webhook }} returns errors.",
+		"More than one error every 10 seconds for 10 minutes: MPIJob creation may fail for users."),
+	alert("MPIJobWebhookSlow", `histogram_quantile(0.99, sum by (webhook, le) (rate(controller_runtime_webhook_latency_seconds_bucket[5m]))) > 0.5`, "10m", "warning",
+		"The MPIJob admission webhook {{ $labels.webhook }} is slow (p99 > 500 ms).",
+		"Admission p99 over 500 ms for 10 minutes; the API server times the webhook out at 10 s."),
+	alert("MPIJobReconcileErrors", `sum by (controller) (rate(controller_runtime_reconcile_errors_total{controller=~"mpijob-controller|mpijobplatform"}[10m])) > 0`, "15m", "warning",
+		"The {{ $labels.controller }} controller keeps failing to reconcile.",
+		"Reconcile errors for 15 minutes: see the controller's log for the API error."),
+}
+
+// PrometheusRule returns the rules as prometheus-operator's resource, in
+// namespace.
+func PrometheusRule(namespace string) *monitoringv1.PrometheusRule {
+	return &monitoringv1.PrometheusRule{
+		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PrometheusRuleKind},
+		ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: namespace},
+		Spec: monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{
+			{Name: "mpijob-platform.recording", Interval: ptr.To(monitoringv1.Duration("30s")), Rules: recordingRules},
+			{Name: "mpijob-platform.alerts", Rules: alerts},
+		}},
+	}
+}
+
+// File is the generated rules file, relative to this package.
+const File = "mpijob-platform.rules.yaml"
+
+// Render is the content of File: the PrometheusRule without a namespace,
+// as YAML (promtool reads the spec's groups; kubectl applies the whole).
+func Render() ([]byte, error) {
+	data, err := yaml.Marshal(PrometheusRule(""))
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte("# Generated by `go run ./tools/rules` (make generate) from rules/rules.go; do not edit.\n"), data...), nil
+}
