@@ -29,6 +29,9 @@ var Generated embed.FS
 func Builders() map[string]func() (dashboard.Dashboard, error) {
 	return map[string]func() (dashboard.Dashboard, error){
 		OverviewUID: Overview,
+		GPUUID:      GPU,
+		QuotaUID:    Quota,
+		ScalingUID:  Scaling,
 	}
 }
 
