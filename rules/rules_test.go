@@ -3,13 +3,10 @@ package rules
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/promql/parser"
-
-	"github.com/mpijob-platform/mpijob-platform/dashboards"
 )
 
 // promql is Prometheus' own parser.
@@ -26,26 +23,39 @@ func TestExpressionsParse(t *testing.T) {
 	}
 }
 
-// So does every query of every dashboard.
+// So does every query of every dashboard, and the metric names they use
+// are listed.
 func TestDashboardQueriesParse(t *testing.T) {
-	_, files, err := dashboards.Files()
+	exprs, err := Expressions()
 	if err != nil {
 		t.Fatal(err)
 	}
-	expr := regexp.MustCompile(`"expr": "((?:[^"\\]|\\.)*)"`)
-	n := 0
-	for uid, data := range files {
-		for _, m := range expr.FindAllSubmatch(data, -1) {
-			q := strings.NewReplacer(`\"`, `"`, `\\`, `\`, "$__rate_interval", "5m").Replace(string(m[1]))
-			if _, err := promql.ParseExpr(q); err != nil {
-				t.Errorf("dashboard %s: %v\n%s", uid, err, q)
-			}
-			n++
-		}
-	}
-	if n == 0 {
+	if len(exprs) <= len(PrometheusRule("").Spec.Groups[0].Rules)+len(PrometheusRule("").Spec.Groups[1].Rules) {
 		t.Fatal("no dashboard queries found")
 	}
+	for _, e := range exprs {
+		if _, err := promql.ParseExpr(e); err != nil {
+			t.Errorf("%v\n%s", err, e)
+		}
+	}
+	names, err := MetricNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mpijob_jobs", "DCGM_FI_DEV_GPU_UTIL", "kueue_pending_workloads", "mpijob_create_to_running_seconds_bucket"} {
+		if !contains(names, want) {
+			t.Errorf("metric names %v lack %s", names, want)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Every alert has a runbook, and the runbook's anchor exists.
