@@ -43,7 +43,7 @@ const (
 	loggerName = "webhookcert"
 	// firstRetryDelay is how soon Start retries a pass that failed or
 	// found a webhook configuration missing; the delay doubles from there.
-	firstRetryDelay = 5 * time.Second
+	firstRetryDelay = time.Second
 )
 
 // The manager's ClusterRole needs these for the self-managed certificate.
