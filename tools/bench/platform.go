@@ -28,24 +28,14 @@ import (
 // Kueue: the time from creating the MPIJobPlatform to every managed
 // component Ready, and the API writes it makes over idle seconds after.
 func benchPlatform(ctx context.Context, idle time.Duration) error {
-	repo, err := cluster.FindRepoRoot()
+	w, err := newWorkspace("platform")
 	if err != nil {
 		return err
 	}
-	cache := cluster.DefaultCacheDir(repo)
-	if err := os.MkdirAll(filepath.Join(cache, "bench"), 0o755); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(filepath.Join(cache, "bench"), "platform-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
+	defer w.done()
+	dir := w.dir
 	fmt.Printf("bench: platform operator, MPIJobPlatform create to Ready, then %s idle (fresh cluster with Kueue)...\n", idle)
-	c, err := cluster.Start(ctx, cluster.Options{
-		Dir: filepath.Join(dir, "cluster"), RepoRoot: repo, CacheDir: cache, GPUNodes: 1, CPUNodes: 1,
-		CRDDirs: []string{filepath.Join(repo, "config", "crd", "bases")}, Progress: os.Stderr,
-	})
+	c, err := w.kueueCluster(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,11 +57,9 @@ func benchPlatform(ctx context.Context, idle time.Duration) error {
 	if err != nil {
 		return err
 	}
-	bin := filepath.Join(dir, "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./operator/cmd/manager")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the manager: %w: %s", err, out)
+	bin, err := w.buildManager(ctx)
+	if err != nil {
+		return err
 	}
 	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {

@@ -53,25 +53,15 @@ func (l *latencies) p(q float64) float64 { return percentile(l.values, q) }
 // at a fixed rate, as the API server sends them) and a server-side dry-run
 // create through the API server without and with the webhooks registered.
 func benchWebhooks(ctx context.Context, o webhookOptions) error {
-	repo, err := cluster.FindRepoRoot()
+	w, err := newWorkspace("webhook")
 	if err != nil {
 		return err
 	}
-	cache := cluster.DefaultCacheDir(repo)
-	if err := os.MkdirAll(filepath.Join(cache, "bench"), 0o755); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(filepath.Join(cache, "bench"), "webhook-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
+	defer w.done()
+	repo, dir := w.repo, w.dir
 	fmt.Printf("bench: admission webhooks at %d requests/s for %s per measurement (fresh cluster with Kueue)...\n", o.Rate, o.Duration)
 
-	c, err := cluster.Start(ctx, cluster.Options{
-		Dir: filepath.Join(dir, "cluster"), RepoRoot: repo, CacheDir: cache, GPUNodes: 1, CPUNodes: 1,
-		CRDDirs: []string{filepath.Join(repo, "config", "crd", "bases")}, Progress: os.Stderr,
-	})
+	c, err := w.kueueCluster(ctx)
 	if err != nil {
 		return err
 	}
@@ -106,11 +96,9 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 	if err := cluster.InstallLocalWebhooks(ctx, c.Config, repo, "https://"+addr); err != nil {
 		return err
 	}
-	bin := filepath.Join(dir, "manager")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./operator/cmd/manager")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the manager: %w: %s", err, out)
+	bin, err := w.buildManager(ctx)
+	if err != nil {
+		return err
 	}
 	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -192,9 +192,9 @@ func TestChartLifecycle(t *testing.T) {
 			if err := env.Client.Get(ctx, client.ObjectKey{Name: platformv1.DefaultName}, p); err != nil {
 				return false, "", err
 			}
-			return meta(p.Status.Conditions, "Ready"), fmt.Sprintf("%+v", p.Status.Conditions), nil
+			return apimeta.IsStatusConditionTrue(p.Status.Conditions, "Ready"), fmt.Sprintf("%+v", p.Status.Conditions), nil
 		})
-		job := smallJob("team", "via-chart")
+		job := framework.SmallMPIJob("team", "via-chart")
 		if err := env.Client.Create(ctx, job); err != nil {
 			t.Fatal(err)
 		}
@@ -252,15 +252,6 @@ func TestChartLifecycle(t *testing.T) {
 	})
 }
 
-func meta(conds []metav1.Condition, t string) bool {
-	for _, c := range conds {
-		if c.Type == t {
-			return c.Status == metav1.ConditionTrue
-		}
-	}
-	return false
-}
-
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	root, err := cluster.FindRepoRoot()
@@ -268,26 +259,4 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
-}
-
-// smallJob: a launcher that ends after 2 s and two 1-GPU workers.
-func smallJob(ns, name string) *kubeflow.MPIJob {
-	c := func(gpu bool) []corev1.Container {
-		ctr := corev1.Container{Name: "mpi", Image: "example.invalid/mpi:1"}
-		ctr.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}
-		if gpu {
-			ctr.Resources.Limits = corev1.ResourceList{cluster.GPUResource: resource.MustParse("1")}
-		}
-		return []corev1.Container{ctr}
-	}
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-			kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{cluster.FinishAfterAnnotation: "2s"}},
-				Spec:       corev1.PodSpec{Containers: c(false)},
-			}},
-			kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: c(true)}}},
-		}},
-	}
 }

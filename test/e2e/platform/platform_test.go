@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	"sigs.k8s.io/yaml"
@@ -180,7 +179,7 @@ func TestPlatformLifecycle(t *testing.T) {
 	})
 
 	t.Run("an MPIJob runs through the LocalQueue the platform made", func(t *testing.T) {
-		job := simpleJob("team-a", "through-platform")
+		job := framework.SmallMPIJob("team-a", "through-platform")
 		if err := env.Client.Create(ctx, job); err != nil {
 			t.Fatal(err)
 		}
@@ -338,28 +337,6 @@ func TestPlatformLifecycle(t *testing.T) {
 			t.Error("the user's MPIJob disappeared with the platform")
 		}
 	})
-}
-
-// simpleJob: one launcher that ends after 2 s and two 1-GPU workers.
-func simpleJob(ns, name string) *kubeflow.MPIJob {
-	c := func(gpu bool) []corev1.Container {
-		ctr := corev1.Container{Name: "mpi", Image: "example.invalid/mpi:1"}
-		ctr.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}
-		if gpu {
-			ctr.Resources.Limits = corev1.ResourceList{cluster.GPUResource: resource.MustParse("1")}
-		}
-		return []corev1.Container{ctr}
-	}
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-			kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{cluster.FinishAfterAnnotation: "2s"}},
-				Spec:       corev1.PodSpec{Containers: c(false)},
-			}},
-			kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: c(true)}}},
-		}},
-	}
 }
 
 // installPrometheusOperatorCRDs installs the ServiceMonitor and
