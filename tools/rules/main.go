@@ -1,4 +1,6 @@
-// Command rules writes rules/mpijob-platform.rules.yaml from rules/rules.go.
+// Command rules writes rules/mpijob-platform.rules.yaml (a PrometheusRule)
+// and rules/mpijob-platform.groups.yaml (the same groups as a plain
+// Prometheus rule file) from rules/rules.go.
 //
 //	go run ./tools/rules
 package main
@@ -15,13 +17,21 @@ import (
 func main() {
 	repo, err := cluster.FindRepoRoot()
 	if err == nil {
-		var data []byte
-		if data, err = rules.Render(); err == nil {
-			err = os.WriteFile(filepath.Join(repo, "rules", rules.File), data, 0o644)
+		err = write(filepath.Join(repo, "rules", rules.File), rules.Render)
+		if err == nil {
+			err = write(filepath.Join(repo, "rules", rules.GroupsFile), func() ([]byte, error) { return rules.RenderGroups("") })
 		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rules:", err)
 		os.Exit(1)
 	}
+}
+
+func write(path string, render func() ([]byte, error)) error {
+	data, err := render()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }

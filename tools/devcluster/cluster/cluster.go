@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -167,6 +168,30 @@ func LoadState(dir string) (*State, error) {
 		return nil, fmt.Errorf("%s is corrupt: %w", filepath.Join(dir, stateFile), err)
 	}
 	return st, nil
+}
+
+// KueueMetricsURL is Kueue's metrics endpoint, or "" when the cluster runs
+// without Kueue. It serves HTTPS with the cluster's serving certificate and
+// authenticates callers by bearer token (TokenReview), so a scraper needs a
+// service account token allowed to get the /metrics non-resource URL.
+func (s *State) KueueMetricsURL() string {
+	for _, p := range s.Processes {
+		if p.Name != "kueue" {
+			continue
+		}
+		// Its ports are the "kueue-*" names of portNames, in order.
+		i := 0
+		for _, name := range portNames {
+			if !strings.HasPrefix(name, "kueue") {
+				continue
+			}
+			if name == "kueue-metrics" && i < len(p.Ports) {
+				return "https://" + hostPort(p.Ports[i]) + "/metrics"
+			}
+			i++
+		}
+	}
+	return ""
 }
 
 func (s *State) anyAlive() bool {

@@ -152,6 +152,9 @@ health:
   healthProbeBindAddress: ` + hostPort(r.ports["kueue-health"]) + `
 metrics:
   bindAddress: ` + hostPort(r.ports["kueue-metrics"]) + `
+  # The quota dashboard reads kueue_cluster_queue_resource_reservation and
+  # kueue_cluster_queue_nominal_quota, which Kueue exports only with this.
+  enableClusterQueueResources: true
 webhook:
   host: 127.0.0.1
   port: ` + strconv.Itoa(r.ports["kueue-webhook"]) + `

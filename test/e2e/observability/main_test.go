@@ -1,0 +1,39 @@
+// Package observability_test proves the shipped dashboards and rules on a
+// real Prometheus (Debian's prometheus package): it scrapes our manager and
+// real Kueue on the dev cluster while MPIJobs run, plus a small exporter
+// standing in for kube-state-metrics, DCGM and a training job, evaluates the
+// generated rules, and requires every dashboard panel query to return data.
+package observability_test
+
+import (
+	"os"
+	"testing"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+)
+
+var (
+	env     *framework.Env
+	manager *framework.Manager
+)
+
+func init() {
+	if err := kubeflow.AddToScheme(framework.Scheme); err != nil {
+		panic(err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(framework.RunWithCluster(m, framework.ClusterOptions{
+		CRDDirs: []string{"config/crd/bases"},
+		Setup: func(e *framework.Env) (func(), error) {
+			var err error
+			manager, err = framework.StartManagerWithWebhooks(e, "--role=mpijob-controller")
+			if err != nil {
+				return nil, err
+			}
+			return manager.Stop, nil
+		},
+	}, &env))
+}

@@ -1,0 +1,251 @@
+package observability_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mpijob-platform/mpijob-platform/dashboards"
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
+)
+
+// Every panel of every shipped dashboard returns data from a real
+// Prometheus that scrapes our controller, real Kueue and the stand-in
+// exporters while MPIJobs run, succeed and fail; the shipped rules evaluate
+// without error, record what the dashboards read, and the failure alert
+// fires.
+func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	ns := env.CreateNamespace(t, "obs")
+
+	// A Kueue queue, so that Kueue admits the jobs and exports its queue
+	// and quota metrics for them.
+	cq := "obs-" + ns
+	for _, o := range []client.Object{
+		framework.KueueObject("ResourceFlavor", "", cq, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
+		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
+			"namespaceSelector": map[string]any{},
+			"resourceGroups": []any{map[string]any{
+				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
+				"flavors": []any{map[string]any{"name": cq, "resources": []any{
+					map[string]any{"name": "cpu", "nominalQuota": "64"},
+					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
+					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "8"},
+				}}},
+			}},
+		}),
+		framework.KueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
+	} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
+	}
+
+	exporter := startExporter(t, ns)
+	kueueMetrics := env.Cluster.State.KueueMetricsURL()
+	if kueueMetrics == "" {
+		t.Fatal("the dev cluster reports no Kueue metrics endpoint")
+	}
+	prom := startPrometheus(t,
+		target{job: "mpijob-controller", url: manager.MetricsURL, labels: map[string]string{"service": "mpijob-controller-metrics"}},
+		target{job: "kueue", url: kueueMetrics, token: scraperToken(t, ctx, ns), caFile: filepath.Join(env.Cluster.Dir, "pki", "ca.crt")},
+		target{job: "stand-ins", url: exporter.URL + "/metrics", honorLabels: true},
+	)
+	framework.Eventually(t, time.Minute, "Prometheus scrapes every target", func(ctx context.Context) (bool, string, error) {
+		up, err := prom.query(ctx, "up")
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		var down []string
+		for _, s := range up {
+			if s.value() != 1 {
+				down = append(down, s.Metric["job"])
+			}
+		}
+		return len(up) == 3 && len(down) == 0, fmt.Sprintf("%d targets, down: %v", len(up), down), nil
+	})
+
+	// Three jobs through the queue: one succeeds, one keeps running (GPU and
+	// throughput series), one fails (a diagnosed failure). The first goes
+	// alone: Kueue's per-queue histograms appear at their first
+	// observation, and a rate needs a later one to see an increase.
+	jobs := map[string]kubeflow.JobConditionType{"pi": kubeflow.JobSucceeded, "train": kubeflow.JobRunning, "crash": kubeflow.JobFailed}
+	submit := func(name string) {
+		job := framework.SmallMPIJob(ns, name)
+		job.Labels = map[string]string{"kueue.x-k8s.io/queue-name": "team"}
+		launcher := &job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template
+		switch name {
+		case "train":
+			launcher.Annotations[cluster.FinishAfterAnnotation] = "1h"
+		case "crash":
+			launcher.Annotations[cluster.ExitCodeAnnotation] = "1"
+		}
+		if err := env.Client.Create(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit("pi")
+	framework.Eventually(t, 2*time.Minute, "Prometheus has Kueue's first admission", func(ctx context.Context) (bool, string, error) {
+		res, err := prom.query(ctx, fmt.Sprintf(`kueue_admission_wait_time_seconds_count{cluster_queue=%q}`, cq))
+		if err != nil {
+			return false, "", err
+		}
+		return len(res) == 1, fmt.Sprintf("%d series", len(res)), nil
+	})
+	submit("train")
+	submit("crash")
+	for name, cond := range jobs {
+		framework.Eventually(t, 3*time.Minute, name+" reaches "+string(cond), func(ctx context.Context) (bool, string, error) {
+			job := &kubeflow.MPIJob{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, job); err != nil {
+				return false, "", err
+			}
+			for _, c := range job.Status.Conditions {
+				if c.Type == cond && c.Status == corev1.ConditionTrue {
+					return true, "", nil
+				}
+			}
+			return false, fmt.Sprintf("conditions %v", job.Status.Conditions), nil
+		})
+	}
+
+	// Every panel query of every dashboard returns at least one number.
+	uids, files, err := dashboards.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	panels := 0
+	for _, uid := range uids {
+		for title, exprs := range panelQueries(t, files[uid]) {
+			panels++
+			for _, expr := range exprs {
+				framework.Eventually(t, time.Minute, fmt.Sprintf("%s / %q returns data: %s", uid, title, expr), func(ctx context.Context) (bool, string, error) {
+					res, err := prom.query(ctx, expr)
+					if err != nil {
+						return false, "", err // a query Prometheus rejects is a defect, not a wait
+					}
+					for _, s := range res {
+						if !math.IsNaN(s.value()) {
+							return true, "", nil
+						}
+					}
+					return false, fmt.Sprintf("%d series, none with a number", len(res)), nil
+				})
+			}
+		}
+	}
+	if panels == 0 {
+		t.Fatal("no dashboard panels found")
+	}
+
+	// The recording rules compute what the dashboards show for this
+	// namespace's jobs.
+	want := map[string]float64{
+		fmt.Sprintf(`mpijob:gpu_utilization:avg{namespace=%q,label_training_kubeflow_org_job_name="train"}`, ns): (85 + 90) / 2.0, // DCGM on worker 0, MIG engine activity on worker 1
+		fmt.Sprintf(`namespace:mpijob_gpus_requested:sum{namespace=%q}`, ns):                                     heldGPUs(t, ctx, ns),
+		fmt.Sprintf(`mpijob:scaling_efficiency:ratio{namespace=%q,mpijob="train"}`, ns):                          float64(perWorkerSamples) / baselineSamples,
+		fmt.Sprintf(`namespace_phase:mpijob_jobs:sum{namespace=%q,phase="Running"}`, ns):                         1,
+	}
+	for expr, value := range want {
+		framework.Eventually(t, time.Minute, expr, func(ctx context.Context) (bool, string, error) {
+			res, err := prom.query(ctx, expr)
+			if err != nil {
+				return false, "", err
+			}
+			if len(res) != 1 || math.Abs(res[0].value()-value) > 1e-9 {
+				return false, fmt.Sprintf("got %v, want one series = %g", res, value), nil
+			}
+			return true, "", nil
+		})
+	}
+
+	// Every rule evaluates without error.
+	var rulesData struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Name      string `json:"name"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := prom.get(ctx, "/api/v1/rules", nil, &rulesData); err != nil {
+		t.Fatal(err)
+	}
+	var ruleNames []string
+	for _, g := range rulesData.Groups {
+		for _, r := range g.Rules {
+			ruleNames = append(ruleNames, r.Name)
+			if r.Health != "ok" {
+				t.Errorf("rule %s/%s: health %q: %s", g.Name, r.Name, r.Health, r.LastError)
+			}
+		}
+	}
+	if len(ruleNames) < 12 {
+		t.Errorf("Prometheus loaded %d rules: %v", len(ruleNames), ruleNames)
+	}
+
+	// The failed job fires MPIJobFailed for its namespace and diagnosed
+	// reason; the controller is up, so MPIJobControllerDown stays silent.
+	framework.Eventually(t, time.Minute, "MPIJobFailed fires for "+ns, func(ctx context.Context) (bool, string, error) {
+		var data struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		}
+		if err := prom.get(ctx, "/api/v1/alerts", nil, &data); err != nil {
+			return false, "", err
+		}
+		var seen []string
+		fired := false
+		for _, a := range data.Alerts {
+			seen = append(seen, a.Labels["alertname"]+"/"+a.State)
+			if a.Labels["alertname"] == "MPIJobControllerDown" {
+				return false, "", fmt.Errorf("MPIJobControllerDown is %s while the controller is scraped", a.State)
+			}
+			if a.Labels["alertname"] == "MPIJobFailed" && a.Labels["namespace"] == ns && a.State == "firing" && a.Labels["reason"] != "" {
+				fired = true
+			}
+		}
+		sort.Strings(seen)
+		return fired, "alerts: " + strings.Join(seen, ", "), nil
+	})
+}
+
+// heldGPUs counts the GPUs of the namespace's Pending and Running pods (with
+// the default cleanPodPolicy None, a finished job's workers keep theirs).
+func heldGPUs(t *testing.T, ctx context.Context, ns string) float64 {
+	t.Helper()
+	pods := &corev1.PodList{}
+	if err := env.Client.List(ctx, pods, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0.0
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodPending && p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			n += float64(c.Resources.Limits.Name(cluster.GPUResource, resource.DecimalSI).Value())
+		}
+	}
+	if n == 0 {
+		t.Fatal("no pod of the test holds a GPU")
+	}
+	return n
+}
