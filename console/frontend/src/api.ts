@@ -1,0 +1,170 @@
+// A small client of the console's REST API. Every call carries the
+// caller's token when the user pasted one (local use); behind an
+// authenticating proxy the proxy adds it and none is stored here.
+import type {
+  ApiErrorBody,
+  ClusterQuota,
+  ConsoleConfig,
+  CreateResponse,
+  EventView,
+  Identity,
+  JobDetails,
+  JobForm,
+  PodView,
+  QuotaView,
+  TrainingJobList,
+} from './types';
+
+const tokenKey = 'mpijob-console-token';
+
+export function getToken(): string | null {
+  return sessionStorage.getItem(tokenKey);
+}
+
+export function setToken(token: string | null): void {
+  if (token) sessionStorage.setItem(tokenKey, token);
+  else sessionStorage.removeItem(tokenKey);
+}
+
+export class ApiError extends Error {
+  status: number;
+  body: ApiErrorBody;
+  constructor(status: number, body: ApiErrorBody) {
+    super(body.error);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+function headers(extra?: Record<string, string>): Record<string, string> {
+  const h: Record<string, string> = { Accept: 'application/json', ...extra };
+  const token = getToken();
+  if (token) h.Authorization = `Bearer ${token}`;
+  return h;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const resp = await fetch(path, {
+    method,
+    headers: headers(body === undefined ? undefined : { 'Content-Type': 'application/json' }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await resp.text();
+  let data: unknown = undefined;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = { error: text || resp.statusText, reason: 'Unknown' };
+  }
+  if (!resp.ok) {
+    const b = (data ?? { error: resp.statusText, reason: 'Unknown' }) as ApiErrorBody;
+    throw new ApiError(resp.status, b);
+  }
+  return data as T;
+}
+
+const enc = encodeURIComponent;
+const jobPath = (ns: string, name: string) => `/api/v1/namespaces/${enc(ns)}/mpijobs/${enc(name)}`;
+
+export const api = {
+  config: () => request<ConsoleConfig>('GET', '/api/v1/config'),
+  whoami: () => request<Identity>('GET', '/api/v1/whoami'),
+  namespaces: () => request<{ items: string[]; canList: boolean }>('GET', '/api/v1/namespaces'),
+  trainingJobs: (namespace: string | null, types: string[] = []) => {
+    const base = namespace ? `/api/v1/namespaces/${enc(namespace)}/trainingjobs` : '/api/v1/trainingjobs';
+    const q = types.length ? `?type=${enc(types.join(','))}` : '';
+    return request<TrainingJobList>('GET', base + q);
+  },
+  job: (ns: string, name: string) => request<JobDetails>('GET', jobPath(ns, name)),
+  workers: (ns: string, name: string) => request<{ items: PodView[] }>('GET', `${jobPath(ns, name)}/workers`),
+  events: (ns: string, name: string) => request<{ items: EventView[] }>('GET', `${jobPath(ns, name)}/events`),
+  create: (ns: string, form: JobForm, dryRun: boolean) =>
+    request<CreateResponse>('POST', `/api/v1/namespaces/${enc(ns)}/mpijobs${dryRun ? '?dryRun=true' : ''}`, { form }),
+  remove: (ns: string, name: string) => request<{ deleted: boolean }>('DELETE', jobPath(ns, name)),
+  suspend: (ns: string, name: string) => request<unknown>('POST', `${jobPath(ns, name)}/suspend`),
+  resume: (ns: string, name: string) => request<unknown>('POST', `${jobPath(ns, name)}/resume`),
+  quota: (ns: string) => request<QuotaView>('GET', `/api/v1/namespaces/${enc(ns)}/quota`),
+  clusterQuota: () => request<ClusterQuota>('GET', '/api/v1/quota'),
+  logsURL: (ns: string, name: string, selector: LogSelector, opts: { follow?: boolean; download?: boolean } = {}) => {
+    const q = new URLSearchParams({ role: selector.role });
+    if (selector.role === 'worker') q.set('index', String(selector.index ?? 0));
+    if (opts.follow) q.set('follow', 'true');
+    if (opts.download) q.set('download', 'true');
+    return `${jobPath(ns, name)}/logs?${q.toString()}`;
+  },
+  logs: async (ns: string, name: string, selector: LogSelector): Promise<string> => {
+    const resp = await fetch(api.logsURL(ns, name, selector), { headers: headers() });
+    const text = await resp.text();
+    if (!resp.ok) {
+      let body: ApiErrorBody = { error: text, reason: 'Unknown' };
+      try {
+        body = JSON.parse(text);
+      } catch {
+        /* plain text error */
+      }
+      throw new ApiError(resp.status, body);
+    }
+    return text;
+  },
+};
+
+export interface LogSelector {
+  role: 'launcher' | 'worker' | 'all';
+  index?: number;
+}
+
+// followLogs reads the server-sent events of a followed log with fetch
+// (EventSource cannot send the Authorization header) and calls onLine for
+// each line until the stream ends or the signal aborts.
+export async function followLogs(
+  url: string,
+  onLine: (line: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const resp = await fetch(url, { headers: headers({ Accept: 'text/event-stream' }), signal });
+  if (!resp.ok || !resp.body) {
+    let body: ApiErrorBody = { error: resp.statusText, reason: 'Unknown' };
+    try {
+      body = await resp.json();
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(resp.status, body);
+  }
+  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let sep: number;
+    while ((sep = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, sep);
+      buf = buf.slice(sep + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data.push(line.slice(6));
+      }
+      if (event === 'end') return;
+      if (event === 'error') {
+        const body = JSON.parse(data.join('\n')) as ApiErrorBody;
+        throw new ApiError(500, body);
+      }
+      for (const l of data) onLine(l);
+    }
+  }
+}
+
+// fieldErrors maps a create error to form fields for inline validation.
+export function fieldErrors(err: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (err instanceof ApiError) {
+    for (const f of err.body.fields ?? []) {
+      const key = f.field.replace(/\[\d+\].*$/, '');
+      out[key] = out[key] ? `${out[key]}; ${f.message}` : f.message;
+    }
+  }
+  return out;
+}

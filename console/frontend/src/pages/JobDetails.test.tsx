@@ -1,0 +1,76 @@
+import { render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { mockFetch } from '../test/fetchMock';
+import type { JobDetails as Details } from '../types';
+import { JobDetails } from './JobDetails';
+
+const details = (status: string): Details => ({
+  summary: { type: 'MPIJob', namespace: 'team-a', name: 'pi', status, workers: 2, activeWorkers: 0, gpus: 2, created: new Date().toISOString() },
+  diagnosis:
+    status === 'Failed'
+      ? { severity: 'danger', reason: 'OOMKilled', message: 'worker-1 was OOMKilled at 1Gi: raise the worker memory limit or lower the batch size' }
+      : undefined,
+  mpijob: { status: { conditions: [{ type: 'Failed', status: 'True', reason: 'OOMKilled', message: 'worker-1 was OOMKilled' }] } },
+  yaml: 'apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata:\n  name: pi\n',
+  pods: [
+    { name: 'pi-launcher-x', role: 'launcher', phase: 'Failed', ready: false, restarts: 0, node: 'gpu-0' },
+    { name: 'pi-worker-1', role: 'worker', index: 1, phase: 'Failed', ready: false, restarts: 2, state: 'Terminated: OOMKilled (exit code 137)' },
+  ],
+  describe: 'Name: pi',
+});
+
+describe('JobDetails', () => {
+  it('shows the diagnosis, configuration, workers, events and logs', async () => {
+    const calls = mockFetch((c) => {
+      if (c.url === '/api/v1/namespaces/team-a/mpijobs/pi') return { json: details('Failed') };
+      if (c.url === '/api/v1/namespaces/team-a/mpijobs/pi/events')
+        return { json: { items: [{ type: 'Warning', reason: 'OOMKilled', object: 'Pod/pi-worker-1', message: 'container mpi OOMKilled', count: 1, time: new Date().toISOString() }] } };
+      if (c.url.startsWith('/api/v1/namespaces/team-a/mpijobs/pi/logs')) return { text: 'step 1 loss 0.9\nstep 2 loss 0.5\n' };
+      return undefined;
+    });
+    render(<JobDetails namespace="team-a" name="pi" pollMs={60000} />);
+    expect(await screen.findByText('Diagnosis: OOMKilled')).toBeInTheDocument();
+    expect(screen.getByText(/raise the worker memory limit/)).toBeInTheDocument();
+    // A finished job offers no suspend or resume.
+    expect(screen.queryByRole('button', { name: 'Suspend' })).not.toBeInTheDocument();
+
+    const user = userEvent.setup();
+    await user.click(screen.getByRole('tab', { name: 'Configuration' }));
+    expect(screen.getByText(/kind: MPIJob/)).toBeInTheDocument();
+
+    await user.click(screen.getByRole('tab', { name: 'Workers' }));
+    expect(screen.getByText('Terminated: OOMKilled (exit code 137)')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('tab', { name: 'Events' }));
+    expect(await screen.findByText('container mpi OOMKilled')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('tab', { name: 'Logs' }));
+    await waitFor(() => expect(calls.some((c) => c.url === '/api/v1/namespaces/team-a/mpijobs/pi/logs?role=launcher')).toBe(true));
+    await user.selectOptions(screen.getByLabelText('Pod'), 'worker-1');
+    await waitFor(() => expect(calls.some((c) => c.url === '/api/v1/namespaces/team-a/mpijobs/pi/logs?role=worker&index=1')).toBe(true));
+
+    await user.click(screen.getByRole('tab', { name: 'Metrics' }));
+    expect(screen.getByText(/Metrics are not configured/)).toBeInTheDocument();
+  });
+
+  it('suspends a running job and shows a forbidden action', async () => {
+    const calls = mockFetch((c) => {
+      if (c.method === 'GET' && c.url === '/api/v1/namespaces/team-a/mpijobs/pi') return { json: details('Running') };
+      if (c.method === 'POST' && c.url.endsWith('/suspend'))
+        return { status: 403, json: { error: 'mpijobs.kubeflow.org "pi" is forbidden: User "victor" cannot patch resource "mpijobs"', reason: 'Forbidden' } };
+      return undefined;
+    });
+    render(<JobDetails namespace="team-a" name="pi" pollMs={60000} />);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Suspend' }));
+    expect(calls.some((c) => c.method === 'POST' && c.url === '/api/v1/namespaces/team-a/mpijobs/pi/suspend')).toBe(true);
+    expect(await screen.findByText(/cannot patch resource "mpijobs"/)).toBeInTheDocument();
+  });
+
+  it('shows a 404 for a job that does not exist', async () => {
+    mockFetch(() => ({ status: 404, json: { error: 'mpijobs.kubeflow.org "nope" not found', reason: 'NotFound' } }));
+    render(<JobDetails namespace="team-a" name="nope" pollMs={60000} />);
+    expect(await screen.findByText(/"nope" not found/)).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,407 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import {
+  Alert,
+  Breadcrumb,
+  BreadcrumbItem,
+  Button,
+  CodeBlock,
+  CodeBlockCode,
+  Content,
+  DescriptionList,
+  DescriptionListDescription,
+  DescriptionListGroup,
+  DescriptionListTerm,
+  Flex,
+  FlexItem,
+  FormSelect,
+  FormSelectOption,
+  Modal,
+  ModalBody,
+  ModalFooter,
+  ModalHeader,
+  PageSection,
+  Spinner,
+  Switch,
+  Tab,
+  TabTitleText,
+  Tabs,
+  Title,
+  Toolbar,
+  ToolbarContent,
+  ToolbarItem,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { LogViewer } from '@patternfly/react-log-viewer';
+import { api, followLogs, type LogSelector } from '../api';
+import { ErrorAlert, errorText } from '../components/ErrorAlert';
+import { StatusLabel } from '../components/StatusLabel';
+import { age } from '../components/time';
+import { navigate } from '../router';
+import type { ConsoleConfig, EventView, JobDetails as Details } from '../types';
+
+export interface JobDetailsProps {
+  namespace: string;
+  name: string;
+  config?: ConsoleConfig | null;
+  pollMs?: number;
+}
+
+export function JobDetails({ namespace, name, config, pollMs = 5000 }: JobDetailsProps) {
+  const [d, setD] = useState<Details | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const [tab, setTab] = useState<string | number>('overview');
+  const [actionErr, setActionErr] = useState<unknown>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      setD(await api.job(namespace, name));
+      setErr(null);
+    } catch (e) {
+      setErr(e);
+    }
+  }, [namespace, name]);
+  useEffect(() => {
+    void load();
+    const t = setInterval(() => void load(), pollMs);
+    return () => clearInterval(t);
+  }, [load, pollMs]);
+
+  const act = async (f: () => Promise<unknown>, after?: () => void) => {
+    try {
+      await f();
+      setActionErr(null);
+      if (after) after();
+      else void load();
+    } catch (e) {
+      setActionErr(e);
+    }
+  };
+
+  if (!d) {
+    return <PageSection>{err !== null ? <ErrorAlert err={err} /> : <Spinner aria-label="Loading the job" />}</PageSection>;
+  }
+  const s = d.summary;
+  const suspended = s.status === 'Suspended' || s.status === 'Queued';
+  const finished = s.status === 'Succeeded' || s.status === 'Failed';
+  return (
+    <PageSection>
+      <Breadcrumb>
+        <BreadcrumbItem
+          to="/"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate('/');
+          }}
+        >
+          Training jobs
+        </BreadcrumbItem>
+        <BreadcrumbItem isActive>{name}</BreadcrumbItem>
+      </Breadcrumb>
+      <Flex alignItems={{ default: 'alignItemsCenter' }}>
+        <FlexItem>
+          <Title headingLevel="h1">
+            {name} <StatusLabel status={s.status} />
+          </Title>
+        </FlexItem>
+        <FlexItem align={{ default: 'alignRight' }}>
+          {!finished &&
+            (suspended ? (
+              <Button variant="secondary" onClick={() => act(() => api.resume(namespace, name))}>
+                Resume
+              </Button>
+            ) : (
+              <Button variant="secondary" onClick={() => act(() => api.suspend(namespace, name))}>
+                Suspend
+              </Button>
+            ))}{' '}
+          <Button variant="danger" onClick={() => setConfirmDelete(true)}>
+            Delete
+          </Button>
+        </FlexItem>
+      </Flex>
+      {err !== null && <ErrorAlert err={err} title="Refreshing failed" />}
+      {actionErr !== null && <ErrorAlert err={actionErr} />}
+      <Modal isOpen={confirmDelete} onClose={() => setConfirmDelete(false)} variant="small" aria-labelledby="delete-title">
+        <ModalHeader title={`Delete ${name}?`} labelId="delete-title" titleIconVariant="warning" />
+        <ModalBody>The job, its launcher and its workers are deleted. Logs are lost.</ModalBody>
+        <ModalFooter>
+          <Button variant="danger" onClick={() => act(() => api.remove(namespace, name), () => navigate('/'))}>
+            Delete
+          </Button>
+          <Button variant="link" onClick={() => setConfirmDelete(false)}>
+            Cancel
+          </Button>
+        </ModalFooter>
+      </Modal>
+      <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k)} aria-label="Job details" mountOnEnter unmountOnExit>
+        <Tab eventKey="overview" title={<TabTitleText>Overview</TabTitleText>}>
+          <Overview d={d} />
+        </Tab>
+        <Tab eventKey="configuration" title={<TabTitleText>Configuration</TabTitleText>}>
+          <CodeBlock>
+            <CodeBlockCode>{d.yaml}</CodeBlockCode>
+          </CodeBlock>
+        </Tab>
+        <Tab eventKey="workers" title={<TabTitleText>Workers</TabTitleText>}>
+          <Workers d={d} />
+        </Tab>
+        <Tab eventKey="logs" title={<TabTitleText>Logs</TabTitleText>}>
+          <Logs namespace={namespace} name={name} workers={s.workers} finished={finished} />
+        </Tab>
+        <Tab eventKey="metrics" title={<TabTitleText>Metrics</TabTitleText>}>
+          <Metrics config={config} namespace={namespace} name={name} />
+        </Tab>
+        <Tab eventKey="events" title={<TabTitleText>Events</TabTitleText>}>
+          <Events namespace={namespace} name={name} />
+        </Tab>
+      </Tabs>
+    </PageSection>
+  );
+}
+
+function Overview({ d }: { d: Details }) {
+  const s = d.summary;
+  const conds = d.mpijob.status?.conditions ?? [];
+  return (
+    <>
+      {d.diagnosis && (
+        <Alert variant={d.diagnosis.severity} isInline title={`Diagnosis: ${d.diagnosis.reason}`}>
+          {d.diagnosis.message}
+        </Alert>
+      )}
+      <DescriptionList isHorizontal columnModifier={{ default: '2Col' }}>
+        {(
+          [
+            ['Namespace', s.namespace],
+            ['Status', s.status],
+            ['Workers', `${s.activeWorkers} active of ${s.workers}`],
+            ['GPUs', String(s.gpus)],
+            ['Queue', s.queue ?? 'none'],
+            ['Created', new Date(s.created).toLocaleString()],
+            ['Started', s.started ? new Date(s.started).toLocaleString() : '-'],
+            ['Finished', s.finished ? new Date(s.finished).toLocaleString() : '-'],
+            ['Kueue workload', d.workload ? `${d.workload.name} (${d.workload.admitted ? 'admitted' : 'pending'})` : 'none'],
+          ] as const
+        ).map(([k, v]) => (
+          <DescriptionListGroup key={k}>
+            <DescriptionListTerm>{k}</DescriptionListTerm>
+            <DescriptionListDescription>{v}</DescriptionListDescription>
+          </DescriptionListGroup>
+        ))}
+      </DescriptionList>
+      <Title headingLevel="h2">Conditions</Title>
+      <Table aria-label="Conditions" variant="compact">
+        <Thead>
+          <Tr>
+            <Th>Type</Th>
+            <Th>Status</Th>
+            <Th>Reason</Th>
+            <Th>Message</Th>
+            <Th>Age</Th>
+          </Tr>
+        </Thead>
+        <Tbody>
+          {conds.map((c) => (
+            <Tr key={c.type}>
+              <Td dataLabel="Type">{c.type}</Td>
+              <Td dataLabel="Status">{c.status}</Td>
+              <Td dataLabel="Reason">{c.reason}</Td>
+              <Td dataLabel="Message">{c.message}</Td>
+              <Td dataLabel="Age">{age(c.lastTransitionTime)}</Td>
+            </Tr>
+          ))}
+        </Tbody>
+      </Table>
+    </>
+  );
+}
+
+function Workers({ d }: { d: Details }) {
+  return (
+    <Table aria-label="Pods" variant="compact">
+      <Thead>
+        <Tr>
+          <Th>Pod</Th>
+          <Th>Role</Th>
+          <Th>Phase</Th>
+          <Th>Ready</Th>
+          <Th>Node</Th>
+          <Th>Restarts</Th>
+          <Th>State</Th>
+        </Tr>
+      </Thead>
+      <Tbody>
+        {d.pods.map((p) => (
+          <Tr key={p.name}>
+            <Td dataLabel="Pod">{p.name}</Td>
+            <Td dataLabel="Role">{p.role}</Td>
+            <Td dataLabel="Phase">{p.phase}</Td>
+            <Td dataLabel="Ready">{p.ready ? 'yes' : 'no'}</Td>
+            <Td dataLabel="Node">{p.node}</Td>
+            <Td dataLabel="Restarts">{p.restarts}</Td>
+            <Td dataLabel="State">{[p.state, p.message].filter(Boolean).join(': ')}</Td>
+          </Tr>
+        ))}
+      </Tbody>
+    </Table>
+  );
+}
+
+function selectorValue(s: LogSelector): string {
+  return s.role === 'worker' ? `worker-${s.index}` : s.role;
+}
+
+function parseSelector(v: string): LogSelector {
+  if (v.startsWith('worker-')) return { role: 'worker', index: Number(v.slice(7)) };
+  return { role: v as 'launcher' | 'all' };
+}
+
+export function Logs({ namespace, name, workers, finished }: { namespace: string; name: string; workers: number; finished: boolean }) {
+  const [sel, setSel] = useState<LogSelector>({ role: 'launcher' });
+  const [follow, setFollow] = useState(!finished);
+  const [lines, setLines] = useState<string[]>([]);
+  const [err, setErr] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+  const pending = useRef<string[]>([]);
+
+  useEffect(() => {
+    const ctrl = new AbortController();
+    setLines([]);
+    setErr(null);
+    setLoading(true);
+    if (!follow) {
+      api
+        .logs(namespace, name, sel)
+        .then((t) => setLines(t.replace(/\n$/, '').split('\n')))
+        .catch((e) => setErr(e))
+        .finally(() => setLoading(false));
+      return () => ctrl.abort();
+    }
+    // Lines arrive faster than React should render: batch them.
+    const flush = setInterval(() => {
+      if (pending.current.length) {
+        const batch = pending.current;
+        pending.current = [];
+        setLines((l) => l.concat(batch));
+      }
+    }, 250);
+    followLogs(api.logsURL(namespace, name, sel, { follow: true }), (l) => pending.current.push(l), ctrl.signal)
+      .catch((e) => {
+        if (!ctrl.signal.aborted) setErr(e);
+      })
+      .finally(() => setLoading(false));
+    setLoading(false);
+    return () => {
+      ctrl.abort();
+      clearInterval(flush);
+    };
+  }, [namespace, name, sel, follow]);
+
+  const options = ['launcher', ...Array.from({ length: workers }, (_v, i) => `worker-${i}`), 'all'];
+  return (
+    <>
+      <Toolbar>
+        <ToolbarContent>
+          <ToolbarItem>
+            <FormSelect aria-label="Pod" value={selectorValue(sel)} onChange={(_e, v) => setSel(parseSelector(v))}>
+              {options.map((o) => (
+                <FormSelectOption key={o} value={o} label={o === 'all' ? 'All pods' : o} />
+              ))}
+            </FormSelect>
+          </ToolbarItem>
+          <ToolbarItem>
+            <Switch id="follow" label="Follow" isChecked={follow} onChange={(_e, v) => setFollow(v)} />
+          </ToolbarItem>
+          <ToolbarItem>
+            <Button
+              variant="secondary"
+              onClick={async () => {
+                try {
+                  const text = await api.logs(namespace, name, sel);
+                  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+                  const a = document.createElement('a');
+                  a.href = url;
+                  a.download = `${name}-${selectorValue(sel)}.log`;
+                  a.click();
+                  URL.revokeObjectURL(url);
+                } catch (e) {
+                  setErr(e);
+                }
+              }}
+            >
+              Download
+            </Button>
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      {err !== null && (
+        <Alert variant="warning" isInline title="Logs unavailable">
+          {errorText(err)}
+        </Alert>
+      )}
+      {loading ? <Spinner aria-label="Loading logs" /> : <LogViewer data={lines} height={480} hasLineNumbers isTextWrapped={false} />}
+    </>
+  );
+}
+
+function Metrics({ config, namespace, name }: { config?: ConsoleConfig | null; namespace: string; name: string }) {
+  if (config?.grafanaURL) {
+    const url = `${config.grafanaURL.replace(/\/$/, '')}/d/mpijob-gpu`;
+    return (
+      <Content component="p">
+        GPU utilisation and throughput of this job are on the{' '}
+        <a href={url} target="_blank" rel="noreferrer">
+          Grafana dashboard
+        </a>{' '}
+        (job {name} in namespace {namespace}).
+      </Content>
+    );
+  }
+  return (
+    <Content component="p">
+      Metrics are not configured. Start the console with <code>--prometheus-url</code> and <code>--grafana-url</code>, and see
+      docs/observability.md for the dashboards.
+    </Content>
+  );
+}
+
+function Events({ namespace, name }: { namespace: string; name: string }) {
+  const [evs, setEvs] = useState<EventView[] | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  useEffect(() => {
+    api
+      .events(namespace, name)
+      .then((r) => setEvs(r.items))
+      .catch(setErr);
+  }, [namespace, name]);
+  if (err) return <ErrorAlert err={err} />;
+  if (!evs) return <Spinner aria-label="Loading events" />;
+  if (evs.length === 0) return <Content component="p">No events.</Content>;
+  return (
+    <Table aria-label="Events" variant="compact">
+      <Thead>
+        <Tr>
+          <Th>Type</Th>
+          <Th>Reason</Th>
+          <Th>Object</Th>
+          <Th>Message</Th>
+          <Th>Count</Th>
+          <Th>Age</Th>
+        </Tr>
+      </Thead>
+      <Tbody>
+        {evs.map((e, i) => (
+          <Tr key={i}>
+            <Td dataLabel="Type">{e.type}</Td>
+            <Td dataLabel="Reason">{e.reason}</Td>
+            <Td dataLabel="Object">{e.object}</Td>
+            <Td dataLabel="Message">{e.message}</Td>
+            <Td dataLabel="Count">{e.count}</Td>
+            <Td dataLabel="Age">{age(e.time)}</Td>
+          </Tr>
+        ))}
+      </Tbody>
+    </Table>
+  );
+}
