@@ -117,6 +117,7 @@ generate: ## Regenerate every generated file.
 	$(GO) run ./tools/dashboards
 	$(GO) run ./tools/rules
 	$(GO) run ./cli/cmd/gen-docs
+	python3 sdk/python/tools/gen_api_docs.py
 	$(GO) run ./tools/manifests
 	IMG= $(GO) run ./tools/bundle
 	$(GO) run ./tools/catalog

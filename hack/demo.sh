@@ -111,5 +111,9 @@ kubectl -n "$ns" get mpijob pi -o jsonpath='{range .status.conditions[*]}  {.typ
 
 step "Done. The cluster keeps running:"
 echo "  export KUBECONFIG=$KUBECONFIG"
+echo "  kubectl odh mpijob get -n $ns -o wide   # the CLI: make cli, then put .cache/bin on PATH"
+echo "  From a notebook (Python SDK, docs/sdk.md):"
+echo "    python3 -m venv .cache/demo-venv && .cache/demo-venv/bin/pip install -e sdk/python jupyterlab"
+echo "    KUBECONFIG=$KUBECONFIG .cache/demo-venv/bin/jupyter lab docs/examples/sdk-quickstart.ipynb"
 echo "  make cluster-status    # what runs where"
 echo "  make cluster-down      # stop it (and the demo's controller)"

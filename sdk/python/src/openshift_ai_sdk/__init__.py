@@ -1,0 +1,1 @@
+"""OpenShift AI SDK. Training jobs live in :mod:`openshift_ai_sdk.training`."""

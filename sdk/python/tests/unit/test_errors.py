@@ -1,0 +1,178 @@
+"""API errors become the SDK's exceptions, with what the server said parsed."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Dict
+
+import pytest
+
+from openshift_ai_sdk.training import (
+    AlreadyExistsError,
+    APIError,
+    ForbiddenError,
+    JobFailedError,
+    NotFoundError,
+    QuotaExceededError,
+    TrainingError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from openshift_ai_sdk.training.errors import (
+    error_from_status,
+    parse_quantity,
+    parse_quota_message,
+    remediation_for,
+    split_warning_header,
+)
+
+# The webhook's refusal as the API server relays it (operator/internal/webhook/mpijob.go).
+QUOTA_MESSAGE = (
+    'admission webhook "mpijobs.validation.mpijob.io" denied the request: mpijobs.kubeflow.org "huge" is forbidden: '
+    "MPIJob huge can never run: it requests cpu=4, memory=16Gi, nvidia.com/gpu=24 over 4 pod(s), more than its quota allows.\n"
+    "ClusterQueue team-a (behind LocalQueue team-a/gpus):\n"
+    "  nvidia.com/gpu: requested 24, used 8, available 8, limit 16 (ClusterQueue team-a: h100 nominal 16)\n"
+    "ResourceQuota team-a/compute:\n"
+    "  requests.nvidia.com/gpu: requested 24, used 8, available 12, limit 20\n"
+    "  requests.memory: requested 16Gi, used 512Mi, available 7680Mi, limit 8Gi\n"
+    "To run it, lower the workers (spec.mpiReplicaSpecs[Worker].replicas) or their requests, or ask a platform admin to raise the quota."
+)
+
+
+def status(code: int, reason: str, message: str, **details: Any) -> bytes:
+    body: Dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message}
+    if details:
+        body["details"] = details
+    return json.dumps(body).encode()
+
+
+def test_quota_refusal_becomes_quota_exceeded_with_the_numbers() -> None:
+    err = error_from_status(403, status(403, "Forbidden", QUOTA_MESSAGE), what="creating mpijob team-a/huge")
+    assert isinstance(err, QuotaExceededError)
+    assert isinstance(err, ValueError) and isinstance(err, TrainingError)
+    assert err.status == 403 and err.reason == "Forbidden"
+    assert err.requested == {"nvidia.com/gpu": "24", "requests.nvidia.com/gpu": "24", "requests.memory": "16Gi"}
+    assert err.used == {"nvidia.com/gpu": "8", "requests.nvidia.com/gpu": "8", "requests.memory": "512Mi"}
+    assert err.available == {"nvidia.com/gpu": "8", "requests.nvidia.com/gpu": "12", "requests.memory": "7680Mi"}
+    assert err.limit["requests.nvidia.com/gpu"] == "20"
+    first = err.shortfalls[0]
+    assert first.quota == "ClusterQueue team-a (behind LocalQueue team-a/gpus)"
+    assert first.note == "ClusterQueue team-a: h100 nominal 16"
+    assert err.shortfalls[2].quantity("available") == Decimal(7680 * 2**20)
+    assert str(err).startswith("creating mpijob team-a/huge: admission webhook")
+    assert "To run it, lower the workers" in str(err)
+
+
+def test_quota_line_for_a_resource_the_queue_does_not_cover() -> None:
+    line = "  example.com/fpga: requested 2, used 0, available 0, limit 0 (ClusterQueue q has no quota for example.com/fpga; Kueue cannot admit a job that requests it)"
+    [s] = parse_quota_message("ClusterQueue q (behind LocalQueue ns/q):\n" + line)
+    assert (s.resource, s.requested, s.available, s.limit) == ("example.com/fpga", "2", "0", "0")
+    assert s.note.startswith("ClusterQueue q has no quota")
+
+
+def test_invalid_with_causes_becomes_validation_error_with_field_paths() -> None:
+    body = status(
+        422,
+        "Invalid",
+        'admission webhook "mpijobs.validation.mpijob.io" denied the request: MPIJob.kubeflow.org "bad" is invalid: '
+        "[spec.slotsPerWorker: Invalid value: 0: must be at least 1, spec.mpiReplicaSpecs[Worker].replicas: Invalid value: -1: must be at least 1]",
+        name="bad",
+        kind="MPIJob",
+        causes=[
+            {"reason": "FieldValueInvalid", "message": "Invalid value: 0: must be at least 1", "field": "spec.slotsPerWorker"},
+            {"reason": "FieldValueInvalid", "message": "Invalid value: -1: must be at least 1", "field": "spec.mpiReplicaSpecs[Worker].replicas"},
+        ],
+    )
+    err = error_from_status(422, body, what="creating mpijob ns/bad")
+    assert isinstance(err, ValidationError) and isinstance(err, ValueError)
+    assert err.field_path == "spec.slotsPerWorker"
+    assert [c.field for c in err.causes] == ["spec.slotsPerWorker", "spec.mpiReplicaSpecs[Worker].replicas"]
+    assert err.causes[0].reason == "FieldValueInvalid"
+    assert "fix spec.mpiReplicaSpecs[Worker].replicas, spec.slotsPerWorker" in str(err)
+
+
+def test_invalid_without_causes_finds_field_paths_in_the_message() -> None:
+    msg = (
+        'MPIJob.kubeflow.org "bad" is invalid: [metadata.labels[kueue.x-k8s.io/queue-name]: Invalid value: "nope": '
+        'no LocalQueue "nope" in namespace ns; there are none, spec.mpiReplicaSpecs[Launcher].replicas: Invalid value: 2: must be 1]'
+    )
+    err = error_from_status(422, status(422, "Invalid", msg), what="creating")
+    assert isinstance(err, ValidationError)
+    assert [c.field for c in err.causes] == ["metadata.labels[kueue.x-k8s.io/queue-name]", "spec.mpiReplicaSpecs[Launcher].replicas"]
+    assert err.field_path == "metadata.labels[kueue.x-k8s.io/queue-name]"
+    assert err.causes[0].message == 'Invalid value: "nope": no LocalQueue "nope" in namespace ns; there are none'
+    assert err.causes[1].message == "Invalid value: 2: must be 1"
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "message", "cls", "builtin", "hint"),
+    [
+        (403, "Forbidden", 'mpijobs.kubeflow.org is forbidden: User "alice" cannot create resource "mpijobs"', ForbiddenError, PermissionError, "mpijob-platform-user role"),
+        (403, "Forbidden", 'admission webhook "x" denied the request: no', ForbiddenError, PermissionError, "denied the request"),
+        (401, "Unauthorized", "Unauthorized", ForbiddenError, PermissionError, "log in again"),
+        (404, "NotFound", 'mpijobs.kubeflow.org "x" not found', NotFoundError, LookupError, "not found"),
+        (404, "NotFound", "the server could not find the requested resource", NotFoundError, LookupError, "not served by this cluster"),
+        (409, "AlreadyExists", 'mpijobs.kubeflow.org "x" already exists', AlreadyExistsError, ValueError, "pick another name"),
+        (500, "InternalError", "etcdserver: leader changed", APIError, RuntimeError, "leader changed"),
+        (429, "TooManyRequests", "slow down", APIError, RuntimeError, "slow down"),
+    ],
+)
+def test_status_codes_map_to_builtin_subclasses(code: int, reason: str, message: str, cls: type, builtin: type, hint: str) -> None:
+    err = error_from_status(code, status(code, reason, message), what="doing")
+    assert type(err) is cls
+    assert isinstance(err, builtin)
+    assert err.status == code and err.reason == reason
+    assert hint in str(err)
+
+
+def test_a_body_that_is_not_a_status_is_kept_as_text() -> None:
+    err = error_from_status(502, b"<html>bad gateway</html>", what="reading")
+    assert isinstance(err, APIError) and "bad gateway" in str(err) and err.reason == ""
+
+
+@pytest.mark.parametrize(
+    ("reason", "message", "want"),
+    [
+        ("OOMKilled", "worker-3 was OOMKilled at 16Gi: raise the worker memory limit or lower the batch size",
+         "raise the worker memory limit or lower the batch size"),
+        ("BackoffLimitExceeded", "the launcher failed 3 time(s), reaching runPolicy.backoffLimit; the last attempt: launcher exited with code 1: read its logs for the cause",
+         "read its logs for the cause"),
+        ("Unschedulable", "2 pod(s) cannot be scheduled (worker-0, worker-1): 0/4 nodes are available: Insufficient nvidia.com/gpu: no node has enough free nvidia.com/gpu: lower the GPUs per worker (more workers, fewer GPUs each) or wait for GPUs to free up",
+         "lower the GPUs per worker (more workers, fewer GPUs each) or wait for GPUs to free up"),
+        ("LauncherFailed", "the launcher Job failed (Whatever): something odd", "read the launcher's logs for the cause: job.get_logs()"),
+        ("SomethingNew", "", "read the job's logs and events for the cause: job.get_logs(), kubectl describe mpijob"),
+    ],
+)
+def test_remediation_is_the_diagnosis_advice_or_the_reason_default(reason: str, message: str, want: str) -> None:
+    assert remediation_for(reason, message) == want
+
+
+def test_job_failed_error_message() -> None:
+    e = JobFailedError("bert", "team-a", "ImagePullFailed", 'launcher cannot pull image "x" (ErrImagePull): not found: check the image name and tag')
+    assert isinstance(e, RuntimeError)
+    assert str(e) == 'mpijob team-a/bert failed: ImagePullFailed: launcher cannot pull image "x" (ErrImagePull): not found: check the image name and tag'
+    assert e.remediation == "check the image name and tag"
+    e2 = JobFailedError("bert", "team-a", "LauncherFailed", "the launcher Job failed")
+    assert str(e2).endswith("(what to do: read the launcher's logs for the cause: job.get_logs())")
+
+
+def test_wait_timeout_is_a_timeout_error() -> None:
+    e = WaitTimeoutError("timed out", timeout=3)
+    assert isinstance(e, TimeoutError) and e.timeout == 3
+
+
+def test_warning_headers_are_split() -> None:
+    v = '299 - "the job will queue: ClusterQueue q cannot admit it now", 299 - "say \\"hi\\""'
+    assert split_warning_header(v) == ("the job will queue: ClusterQueue q cannot admit it now", 'say "hi"')
+    assert split_warning_header("") == ()
+
+
+@pytest.mark.parametrize(("q", "want"), [("2", "2"), ("500m", "0.5"), ("16Gi", str(16 * 2**30)), ("1e3", "1000"), ("1.5k", "1500")])
+def test_parse_quantity(q: str, want: str) -> None:
+    assert parse_quantity(q) == Decimal(want)
+
+
+def test_parse_quantity_refuses_garbage() -> None:
+    with pytest.raises(ValueError):
+        parse_quantity("lots")

@@ -1,0 +1,57 @@
+// Package sdk_test runs the Python SDK (sdk/python) end to end against the
+// dev cluster (apiserver, scheduler, kwok nodes, Kueue) with our manager and
+// its admission webhooks: the pytest integration suite, the README's quick
+// example, docs/examples/sdk-pipeline.py and the example notebook, executed
+// headless with nbclient.
+package sdk_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+)
+
+var (
+	env     *framework.Env
+	manager *framework.Manager
+	venv    *framework.Venv
+)
+
+func init() {
+	if err := kubeflow.AddToScheme(framework.Scheme); err != nil {
+		panic(err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	// The virtual environment first: without Python there is nothing to run
+	// the cluster for.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	var err error
+	venv, err = framework.PythonVenv(ctx, os.Stderr)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "python:", err)
+		return 1
+	}
+	return framework.RunWithCluster(m, framework.ClusterOptions{
+		CRDDirs: []string{"config/crd/bases"},
+		Setup: func(e *framework.Env) (func(), error) {
+			var err error
+			manager, err = framework.StartManagerWithWebhooks(e, "--role=mpijob-controller")
+			if err != nil {
+				return nil, err
+			}
+			return manager.Stop, nil
+		},
+	}, &env)
+}
