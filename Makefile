@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 30m
 GO_TEST ?= $(GO) test -count=1 -timeout $(TEST_TIMEOUT)
 
 # Pinned tool modules: each builds binaries into the cache or runs as a tool.
-TOOL_MODULES := tools/cluster/etcd tools/cluster/kube tools/cluster/kwok tools/cluster/kueue tools/cluster/mpi-operator tools/gotools tools/controller-gen
+TOOL_MODULES := tools/cluster/etcd tools/cluster/kube tools/cluster/kwok tools/cluster/kueue tools/cluster/mpi-operator tools/gotools tools/controller-gen tools/krew
 
 ##@ Everyday
 
@@ -66,6 +66,10 @@ catalog: ## Write the file-based catalog (catalog/) from upgrade/releases.yaml a
 .PHONY: cli
 cli: ## Build the kubectl/oc plugin into .cache/bin/kubectl-odh (put it on PATH: kubectl odh mpijob ...).
 	$(GO) build -o .cache/bin/kubectl-odh ./cli/cmd/kubectl-odh
+
+.PHONY: krew
+krew: ## Package kubectl-odh for krew: per-platform archives and the plugin manifest in .cache/dist/krew.
+	$(GO) run ./tools/krewplugin
 
 .PHONY: console
 console: ## Build the web console: the front end (npm), embedded into .cache/bin/console.

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -9,9 +10,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
+	"github.com/mpijob-platform/mpijob-platform/cli/pkg/queue"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
 
@@ -33,8 +36,9 @@ func newGetCommand(o *options) *cobra.Command {
 		Long: `List MPIJobs with their status, ready workers, Kueue queue and age.
 
 STATUS is Succeeded, Failed, Queued (suspended with a Kueue queue), Suspended,
-Restarting, Running, Created or Pending. -o wide adds the launcher pod's phase
-and the total GPUs requested. -w prints a new row whenever a job changes,
+Restarting, Running, Created or Pending. -o wide adds the launcher pod's phase,
+the total GPUs requested and, for queued jobs, the place in the LocalQueue
+(1 is admitted next) where Kueue serves its visibility API (VisibilityOnDemand). -w prints a new row whenever a job changes,
 until interrupted.`,
 		Example: `  kubectl odh mpijob get
   kubectl odh mpijob get -A -o wide
@@ -93,6 +97,9 @@ func (g *getOptions) run(c *cobra.Command, args []string) error {
 		return err
 	}
 	views := makeViews(jobs, pods)
+	if g.output == "wide" {
+		g.addQueuePositions(c.Context(), cls.Kube.CoreV1().RESTClient(), views)
+	}
 	printers.SortViews(views)
 	if err := g.print(views, len(args) == 1, g.noHeaders); err != nil {
 		return err
@@ -108,6 +115,29 @@ func (g *getOptions) run(c *cobra.Command, args []string) error {
 		return nil
 	}
 	return g.watchJobs(c, cls.Client, ns, args, rv)
+}
+
+// addQueuePositions fills in queued jobs' places in their LocalQueues from
+// Kueue's visibility API. Without the API the column stays empty; an error
+// reading it is a warning, not a failure of the listing.
+func (g *getOptions) addQueuePositions(ctx context.Context, rc rest.Interface, views []printers.JobView) {
+	byQueue := map[[2]string][]int{}
+	for i, v := range views {
+		if q := printers.Queue(v.Job); q != "" && printers.Status(v.Job) == "Queued" {
+			k := [2]string{v.Job.Namespace, q}
+			byQueue[k] = append(byQueue[k], i)
+		}
+	}
+	for k, idx := range byQueue {
+		positions, _, err := queue.Positions(ctx, rc, k[0], k[1])
+		if err != nil {
+			fmt.Fprintf(g.streams.ErrOut, "Warning: queue positions unknown: %v\n", err)
+			continue
+		}
+		for _, i := range idx {
+			views[i].QueuePosition = positions[views[i].Job.UID].LocalQueue
+		}
+	}
 }
 
 // makeViews pairs jobs with their pods.

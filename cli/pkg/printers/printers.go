@@ -32,6 +32,9 @@ const none = "<none>"
 type JobView struct {
 	Job  *kubeflow.MPIJob
 	Pods []corev1.Pod
+	// QueuePosition is a queued job's place in its LocalQueue from Kueue's
+	// visibility API (1 is admitted next); 0 when unknown.
+	QueuePosition int32
 }
 
 // Condition returns the job's condition of the given type, if true.
@@ -157,12 +160,12 @@ func Age(t metav1.Time, now time.Time) string {
 	return duration.HumanDuration(now.Sub(t.Time))
 }
 
-// Header is the table header; wide adds LAUNCHER and GPUS, allNamespaces
-// prepends NAMESPACE.
+// Header is the table header; wide adds LAUNCHER, GPUS and POSITION,
+// allNamespaces prepends NAMESPACE.
 func Header(wide, allNamespaces bool) []string {
 	h := []string{"NAME", "STATUS", "WORKERS READY", "QUEUE", "AGE"}
 	if wide {
-		h = append(h, "LAUNCHER", "GPUS")
+		h = append(h, "LAUNCHER", "GPUS", "POSITION")
 	}
 	if allNamespaces {
 		h = append([]string{"NAMESPACE"}, h...)
@@ -183,7 +186,11 @@ func Row(v JobView, wide, allNamespaces bool, now time.Time) []string {
 		if l := Launcher(v.Pods); l != nil {
 			phase = string(l.Status.Phase)
 		}
-		r = append(r, phase, strconv.FormatInt(TotalGPUs(job), 10))
+		position := none
+		if v.QueuePosition > 0 {
+			position = strconv.Itoa(int(v.QueuePosition))
+		}
+		r = append(r, phase, strconv.FormatInt(TotalGPUs(job), 10), position)
 	}
 	if allNamespaces {
 		r = append([]string{job.Namespace}, r...)

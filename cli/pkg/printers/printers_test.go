@@ -153,7 +153,11 @@ func golden(t *testing.T, name string, got []byte) {
 func views() []JobView {
 	var vs []JobView
 	for _, f := range fixtures() {
-		vs = append(vs, JobView{Job: f.Job, Pods: f.Pods})
+		v := JobView{Job: f.Job, Pods: f.Pods}
+		if f.Job.Name == "queued" {
+			v.QueuePosition = 3 // from Kueue's visibility API
+		}
+		vs = append(vs, v)
 	}
 	return vs
 }
@@ -176,13 +180,16 @@ func TestTable(t *testing.T) {
 func TestRowValues(t *testing.T) {
 	vs := views()
 	want := [][]string{
-		{"running", "Running", "2/2", "<none>", "120m", "Running", "8"},
-		{"queued", "Queued", "0/8", "team-a-queue", "120m", "<none>", "64"},
-		{"succeeded", "Succeeded", "0/2", "team-a-queue", "120m", "Succeeded", "2"},
-		{"failed", "Failed", "0/4", "<none>", "120m", "Failed", "8"},
+		{"running", "Running", "2/2", "<none>", "120m", "Running", "8", "<none>"},
+		{"queued", "Queued", "0/8", "team-a-queue", "120m", "<none>", "64", "3"},
+		{"succeeded", "Succeeded", "0/2", "team-a-queue", "120m", "Succeeded", "2", "<none>"},
+		{"failed", "Failed", "0/4", "<none>", "120m", "Failed", "8", "<none>"},
 	}
 	for i, v := range vs {
 		got := Row(v, true, false, now)
+		if len(got) != len(want[i]) {
+			t.Fatalf("row %d has %d columns, want %d", i, len(got), len(want[i]))
+		}
 		for j := range want[i] {
 			if got[j] != want[i][j] {
 				t.Errorf("row %d column %d = %q, want %q", i, j, got[j], want[i][j])

@@ -1,0 +1,122 @@
+package cli_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
+)
+
+// -o wide on a queued job: the POSITION column exists, and without Kueue's
+// visibility API (the dev cluster runs Kueue with VisibilityOnDemand off)
+// it is empty and nothing warns.
+func TestGetWideQueued(t *testing.T) {
+	ns := env.CreateNamespace(t, "cli-wide")
+	cq := "cli-" + ns
+	for _, o := range []client.Object{
+		framework.KueueObject("ResourceFlavor", "", cq, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
+		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
+			"namespaceSelector": map[string]any{},
+			"resourceGroups": []any{map[string]any{
+				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
+				"flavors": []any{map[string]any{"name": cq, "resources": []any{
+					map[string]any{"name": "cpu", "nominalQuota": "100"},
+					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
+					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "1"},
+				}}},
+			}},
+		}),
+		framework.KueueObject("LocalQueue", ns, "one-gpu", map[string]any{"clusterQueue": cq}),
+	} {
+		if err := env.Client.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
+	}
+	// The first job takes the queue's only GPU and keeps it; the second
+	// waits.
+	for _, name := range []string{"first", "second"} {
+		r := odh(t, "", "mpijob", "create", name, "-n", ns, "--image=example.invalid/mpi:1", "--workers=1", "--gpus-per-worker=1", "--queue=one-gpu", "--command=mpirun sleep 3600")
+		if r.code != 0 {
+			t.Fatalf("create %s: %s", name, r)
+		}
+	}
+	framework.Eventually(t, 2*time.Minute, "first Running, second Queued", func(ctx context.Context) (bool, string, error) {
+		r := odh(t, "", "mpijob", "get", "-n", ns, "-o", "wide")
+		if r.code != 0 || r.stderr != "" {
+			return false, "", fmt.Errorf("get -o wide: %s", r)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 3 || !strings.HasSuffix(strings.TrimSpace(lines[0]), "GPUS   POSITION") {
+			return false, r.stdout, nil
+		}
+		first, second := strings.Fields(lines[1]), strings.Fields(lines[2])
+		ok := first[0] == "first" && first[1] == "Running" &&
+			second[0] == "second" && second[1] == "Queued" && second[len(second)-1] == "<none>"
+		return ok, r.stdout, nil
+	})
+}
+
+// -w prints a row for every change of a job created after the watch began,
+// through to Succeeded.
+func TestGetWatch(t *testing.T) {
+	ns := env.CreateNamespace(t, "cli-watch")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-odh"), "--kubeconfig="+env.Kubeconfig, "mpijob", "get", "-n", ns, "-w")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+	}()
+	// Give the watch a moment to start, then create the job.
+	time.Sleep(time.Second)
+	if r := odh(t, jobYAML(ns, "watched", 0), "mpijob", "create", "-f", "-"); r.code != 0 {
+		t.Fatalf("create: %s", r)
+	}
+	var seen []string
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("get -w ended before the job succeeded; it printed:\n%s", strings.Join(seen, "\n"))
+			}
+			seen = append(seen, line)
+			f := strings.Fields(line)
+			if len(f) < 2 || f[0] != "watched" {
+				continue
+			}
+			if f[1] == "Succeeded" {
+				if len(seen) < 3 {
+					t.Errorf("get -w printed no row before Succeeded:\n%s", strings.Join(seen, "\n"))
+				}
+				if !strings.HasPrefix(seen[0], "NAME") {
+					t.Errorf("get -w printed no header first:\n%s", strings.Join(seen, "\n"))
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("no Succeeded row within 3 minutes; get -w printed:\n%s", strings.Join(seen, "\n"))
+		}
+	}
+}
