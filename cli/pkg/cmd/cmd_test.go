@@ -393,7 +393,9 @@ func TestLogs(t *testing.T) {
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pi-worker-0", Namespace: "default", Labels: labels("worker", "0")}, Status: corev1.PodStatus{Phase: corev1.PodRunning}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pi-worker-1", Namespace: "default", Labels: labels("worker", "1")}, Status: corev1.PodStatus{Phase: corev1.PodRunning}},
 	}
-	clients := newFakeClients(append(pods, finishedJob("pi", kubeflow.JobRunning, "", ""))...)
+	running := finishedJob("pi", kubeflow.JobRunning, "", "")
+	running.Spec.MPIReplicaSpecs = map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2)}}
+	clients := newFakeClients(append(pods, running)...)
 	// client-go's fake log stream says "fake logs".
 	r := runWith(t, clients, "", "mpijob", "logs", "pi")
 	if r.code != 0 || r.stdout != "fake logs\n" {
@@ -408,8 +410,8 @@ func TestLogs(t *testing.T) {
 		t.Errorf("worker 1: %+v", r)
 	}
 	r = runWith(t, clients, "", "mpijob", "logs", "pi", "--worker", "7")
-	if r.code != ExitJobFailed || !strings.Contains(r.stderr, "no pods found") {
-		t.Errorf("missing worker: %+v", r)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "mpijob pi has 2 worker(s): --worker takes 0 to 1, not 7") {
+		t.Errorf("a worker the job does not have: %+v", r)
 	}
 	r = runWith(t, clients, "", "mpijob", "logs", "nope")
 	if r.code != ExitNotFound {

@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mpijob-platform/mpijob-platform/cli/pkg/logs"
+	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
 
 func newLogsCommand(o *options) *cobra.Command {
@@ -55,8 +57,12 @@ and every log has ended. Exits 1 when a log cannot be read.`,
 			if err != nil {
 				return err
 			}
-			if _, err := getJob(c, cls.Client, ns, args[0]); err != nil {
+			job, err := getJob(c, cls.Client, ns, args[0])
+			if err != nil {
 				return err
+			}
+			if n := printers.Workers(job); c.Flags().Changed("worker") && job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker] != nil && worker >= int(n) {
+				return usageErr(fmt.Errorf("mpijob %s has %d worker(s): --worker takes 0 to %d, not %d", job.Name, n, n-1, worker))
 			}
 			src := &kubeLogSource{
 				cl: cls.Client, kube: cls.Kube, ns: ns, job: args[0],

@@ -17,6 +17,7 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
 func getJob(t *testing.T, ns, name string) *kubeflow.MPIJob {
@@ -58,11 +59,31 @@ func TestFlagsLifecycle(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "Image:              example.invalid/mpi:1") || !strings.Contains(r.stdout, "pi-worker-1") {
 		t.Errorf("describe: %s", r)
 	}
-	// kwok serves no container logs: the API server refuses them, and the
-	// command says which pod and exits 1.
+	// kwok serves every container's log through the kubelet API (the dev
+	// cluster's ClusterLogs), so the apiserver streams real logs.
+	log := strings.Join(cluster.ContainerLogLines, "\n") + "\n"
+	r = odh(t, "", "mpijob", "logs", "pi", "-n", ns)
+	if r.code != 0 || r.stdout != log {
+		t.Errorf("logs (the launcher's): %s", r)
+	}
+	r = odh(t, "", "mpijob", "logs", "pi", "-n", ns, "--worker", "1", "--tail", "1")
+	if r.code != 0 || r.stdout != cluster.ContainerLogLines[len(cluster.ContainerLogLines)-1]+"\n" {
+		t.Errorf("logs --worker 1 --tail 1: %s", r)
+	}
 	r = odh(t, "", "mpijob", "logs", "pi", "-n", ns, "--all")
-	if r.code != 1 || !strings.Contains(r.stderr, "logs of pod pi-launcher") {
-		t.Errorf("logs: %s", r)
+	for _, pod := range []string{"pi-launcher", "pi-worker-0", "pi-worker-1"} {
+		for _, line := range cluster.ContainerLogLines {
+			if !strings.Contains(r.stdout, "["+pod) || !strings.Contains(r.stdout, "] "+line+"\n") {
+				t.Errorf("logs --all lacks %q from %s: %s", line, pod, r)
+			}
+		}
+	}
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 3*len(cluster.ContainerLogLines) {
+		t.Errorf("logs --all: want %d lines: %s", 3*len(cluster.ContainerLogLines), r)
+	}
+	r = odh(t, "", "mpijob", "logs", "pi", "-n", ns, "--worker", "7")
+	if r.code != 2 || !strings.Contains(r.stderr, "--worker takes 0 to 1") {
+		t.Errorf("logs of a worker the job does not have: %s", r)
 	}
 	oneErrorLine(t, r)
 	r = odh(t, "", "mpijob", "wait", "pi", "-n", ns, "--for=completion", "--timeout=2s")
@@ -113,10 +134,10 @@ func TestWaitSucceeded(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "Succeeded") {
 		t.Errorf("get: %s", r)
 	}
-	// create --wait --logs: the exit code is the outcome; kwok's missing
-	// logs are only a warning.
+	// create --wait --logs: the launcher's log follows the creation, and the
+	// exit code is the outcome.
 	r = odh(t, jobYAML(ns, "waited", 0), "mpijob", "create", "-f", "-", "--wait", "--logs", "--timeout=2m")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "mpijob.kubeflow.org/waited created\n") || strings.Contains(r.stderr, "error:") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "mpijob.kubeflow.org/waited created\n") || !strings.Contains(r.stdout, cluster.ContainerLogLines[0]) || strings.Contains(r.stderr, "error:") {
 		t.Errorf("create --wait --logs: %s", r)
 	}
 	r = odh(t, jobYAML(ns, "waited-fail", 1), "mpijob", "create", "-f", "-", "--wait", "--timeout=2m")
@@ -149,12 +170,14 @@ func TestWaitFailed(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "Status:       Failed") || !strings.Contains(r.stdout, "Failure:      "+msg) {
 		t.Errorf("describe: %s", r)
 	}
-	// The finished job's pods may be cleaned up already; either way logs
-	// fails with one clear line and exit 1 on kwok, which serves no logs.
+	// The Job controller deletes a failed launcher Job's pods (restartPolicy
+	// OnFailure), and cleanPodPolicy Running the workers: logs says so in
+	// one line.
 	r = odh(t, "", "mpijob", "logs", "bad", "-n", ns, "--all")
 	if r.code != 1 || !strings.HasPrefix(r.stderr, "error: ") {
-		t.Errorf("logs: %s", r)
+		t.Errorf("logs of a finished job without pods: %s", r)
 	}
+	oneErrorLine(t, r)
 }
 
 func TestErrors(t *testing.T) {

@@ -88,6 +88,8 @@ func (r *runner) writeCredentials() error {
 		"apiserver": {cn: "kube-apiserver", ips: append(loopback, net.ParseIP("10.96.0.1")),
 			dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
 		"kueue-webhook": {cn: "kueue-webhook", ips: loopback, dns: []string{"localhost"}},
+		// kwok serves the kubelet API (logs) for every node on one port.
+		"kwok": {cn: "kwok-kubelet", ips: loopback, dns: []string{"localhost"}},
 	}
 	for name, req := range serving {
 		req.name, req.server = name+"-serving", true
@@ -201,6 +203,8 @@ func (r *runner) startAPIServer(ctx context.Context) error {
 		"--service-account-signing-key-file=" + r.files["sa.key"],
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=true",
+		// Nodes' host names do not resolve; their InternalIP is kwok's.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--max-requests-inflight=1600",
 		"--max-mutating-requests-inflight=800",
 		"--shutdown-delay-duration=0s",
@@ -249,8 +253,12 @@ func (r *runner) startControllers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	containerLog := filepath.Join(r.opts.Dir, "kwok-container.log")
+	if err := os.WriteFile(containerLog, []byte(containerLogCRI()), 0o644); err != nil {
+		return err
+	}
 	kwokConfig := filepath.Join(r.opts.Dir, "kwok-stages.yaml")
-	if err := os.WriteFile(kwokConfig, []byte(kwokStages), 0o644); err != nil {
+	if err := os.WriteFile(kwokConfig, []byte(kwokStages+clusterLogs(containerLog)), 0o644); err != nil {
 		return err
 	}
 	kwok, err := r.start("kwok", r.bins.Kwok,
@@ -259,8 +267,13 @@ func (r *runner) startControllers(ctx context.Context) error {
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+KwokNodeAnnotation+"=fake",
 		"--server-address="+hostPort(r.ports["kwok"]),
+		"--tls-cert-file="+r.files["kwok.crt"],
+		"--tls-private-key-file="+r.files["kwok.key"],
 		"--cidr=10.0.0.1/16",
-		"--node-ip=10.255.0.1",
+		// Every node's kubelet endpoint is kwok's server, so the apiserver
+		// reaches it for pod logs (ClusterLogs in the config).
+		"--node-ip=127.0.0.1",
+		"--node-port="+strconv.Itoa(r.ports["kwok"]),
 		"--node-lease-duration-seconds=40")
 	if err != nil {
 		return err
@@ -272,7 +285,7 @@ func (r *runner) startControllers(ctx context.Context) error {
 	if err := waitHTTP(ctx, sched, "https://"+hostPort(r.ports["scheduler"])+"/healthz", insecure, 60*time.Second); err != nil {
 		return err
 	}
-	return waitHTTP(ctx, kwok, "http://"+hostPort(r.ports["kwok"])+"/healthz", nil, 60*time.Second)
+	return waitHTTP(ctx, kwok, "https://"+hostPort(r.ports["kwok"])+"/healthz", insecure, 60*time.Second)
 }
 
 func schedulerConfig(kubeconfig string) string {

@@ -1,5 +1,11 @@
 package cluster
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
 // Annotations that tell kwok how a simulated pod ends. A pod without
 // FinishAfterAnnotation runs until it is deleted.
 const (
@@ -274,3 +280,37 @@ spec:
   next:
     delete: true
 `
+
+// ContainerLogLines are what every simulated container logs: kwok serves
+// them through the kubelet API, so `kubectl logs` (and the CLI, SDK and
+// console) read real log streams from the apiserver.
+var ContainerLogLines = []string{
+	"kwok: simulated container started",
+	"kwok: rank 0 of 1 ready",
+	"kwok: done",
+}
+
+// containerLogCRI is ContainerLogLines in the CRI log format kwok reads.
+func containerLogCRI() string {
+	var b strings.Builder
+	for i, line := range ContainerLogLines {
+		fmt.Fprintf(&b, "2026-01-01T00:00:%02d.000000000Z stdout F %s\n", i, line)
+	}
+	return b.String()
+}
+
+// clusterLogs is a kwok ClusterLogs document serving logFile for every
+// container of every pod.
+func clusterLogs(logFile string) string {
+	return `
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: every-container
+spec:
+  selector: {}
+  logs:
+  - logsFile: ` + strconv.Quote(logFile) + `
+`
+}
