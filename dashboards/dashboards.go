@@ -17,8 +17,38 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
+
+// datasource is the dashboards' "datasource" variable: every panel and
+// query reads the Prometheus chosen there.
+var datasource = common.DataSourceRef{Type: ptr("prometheus"), Uid: ptr("${datasource}")}
+
+func ptr[T any](v T) *T { return &v }
+
+// datasourceVariable picks the Prometheus data source.
+func datasourceVariable() *dashboard.DatasourceVariableBuilder {
+	return dashboard.NewDatasourceVariableBuilder("datasource").Label("Data source").Type("prometheus")
+}
+
+// labelVariable offers the values of label on the series selector selects,
+// several at once, "All" by default (as the regex .*); panels filter with
+// label=~"$name".
+func labelVariable(name, title, selector, label string) *dashboard.QueryVariableBuilder {
+	q := fmt.Sprintf("label_values(%s, %s)", selector, label)
+	return dashboard.NewQueryVariableBuilder(name).
+		Label(title).
+		Datasource(datasource).
+		Query(dashboard.StringOrMap{String: &q}).
+		Definition(q).
+		Multi(true).
+		IncludeAll(true).
+		AllValue(".*").
+		Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: ptr("All")}, Value: dashboard.StringOrArrayOfString{String: ptr("$__all")}}).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortAlphabeticalCaseInsensitiveAsc)
+}
 
 // Generated holds the generated <uid>.json files.
 //

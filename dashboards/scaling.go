@@ -18,15 +18,17 @@ func Scaling() (dashboard.Dashboard, error) {
 		Refresh("30s").
 		Time("now-6h", "now").
 		Timezone(common.TimeZoneBrowser).
-		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").Label("Data source").Type("prometheus")).
-		WithPanel(timeseries.NewPanelBuilder().
+		WithVariable(datasourceVariable()).
+		WithVariable(labelVariable("namespace", "Namespace", "mpijob:training_samples_per_second:sum", "namespace")).
+		WithVariable(labelVariable("mpijob", "MPIJob", `mpijob:training_samples_per_second:sum{namespace=~"$namespace"}`, "mpijob")).
+		WithPanel(timeseries.NewPanelBuilder().Datasource(datasource).
 			Title("Scaling efficiency").
 			Description("Throughput / (workers x one-worker baseline): 1 is linear scaling.").
 			Unit("percentunit").Min(0).Span(12).Height(9).
-			WithTarget(query(`mpijob:scaling_efficiency:ratio`, "{{namespace}}/{{mpijob}}"))).
-		WithPanel(timeseries.NewPanelBuilder().
+			WithTarget(query(`mpijob:scaling_efficiency:ratio{namespace=~"$namespace",mpijob=~"$mpijob"}`, "{{namespace}}/{{mpijob}}"))).
+		WithPanel(timeseries.NewPanelBuilder().Datasource(datasource).
 			Title("Training throughput").
 			Unit("short").Min(0).Span(12).Height(9).
-			WithTarget(query(`mpijob:training_samples_per_second:sum`, "{{namespace}}/{{mpijob}} samples/s"))).
+			WithTarget(query(`mpijob:training_samples_per_second:sum{namespace=~"$namespace",mpijob=~"$mpijob"}`, "{{namespace}}/{{mpijob}} samples/s"))).
 		Build()
 }

@@ -150,6 +150,23 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 	if panels == 0 {
 		t.Fatal("no dashboard panels found")
 	}
+	// And every dashboard variable offers values.
+	variables := 0
+	for _, uid := range uids {
+		for name, expr := range variableQueries(t, files[uid]) {
+			variables++
+			framework.Eventually(t, time.Minute, fmt.Sprintf("%s / variable %s offers values: %s", uid, name, expr), func(ctx context.Context) (bool, string, error) {
+				res, err := prom.query(ctx, expr)
+				if err != nil {
+					return false, "", err
+				}
+				return len(res) > 0, fmt.Sprintf("%d values", len(res)), nil
+			})
+		}
+	}
+	if variables == 0 {
+		t.Fatal("no dashboard variables found")
+	}
 
 	// The recording rules compute what the dashboards show for this
 	// namespace's jobs.

@@ -239,6 +239,39 @@ func panelQueries(t *testing.T, data []byte) map[string][]string {
 	return out
 }
 
+// variableQueries are the dashboard's query variables, each Grafana's
+// label_values(selector, label) written as the PromQL that lists the same
+// values: group by (label) (selector), with the other variables at "All".
+func variableQueries(t *testing.T, data []byte) map[string]string {
+	t.Helper()
+	var d struct {
+		Templating struct {
+			List []struct {
+				Type  string `json:"type"`
+				Name  string `json:"name"`
+				Query string `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		inner, ok := strings.CutPrefix(v.Query, "label_values(")
+		comma := strings.LastIndex(inner, ",")
+		if !ok || comma < 0 || !strings.HasSuffix(inner, ")") {
+			t.Fatalf("variable %s: query %q is not label_values(selector, label)", v.Name, v.Query)
+		}
+		selector, label := inner[:comma], strings.TrimSpace(strings.TrimSuffix(inner[comma+1:], ")"))
+		out[v.Name] = allValues(fmt.Sprintf("group by (%s) (%s)", label, selector))
+	}
+	return out
+}
+
 // allValues replaces the remaining $variable and ${variable} references
 // with ".*", Grafana's "All" for a regex matcher.
 func allValues(expr string) string {
