@@ -67,10 +67,18 @@ func (Component) OptionalKinds() map[schema.GroupKind]string {
 	return map[schema.GroupKind]string{serviceMonitorGVK.GroupKind(): what, prometheusRuleGVK.GroupKind(): what, grafanaDashboardGVK.GroupKind(): "grafana-operator"}
 }
 
+// operatorName is the platform operator's app.kubernetes.io/name.
+const operatorName = "mpijob-platform-operator"
+
 // Desired renders the ServiceMonitor and the rules.
 func (Component) Desired(in component.Inputs) ([]client.Object, error) {
+	// The controller's metrics Service, and the operator's (the Helm chart
+	// and the OLM bundle name it operatorName), whose reconcile errors
+	// MPIJobReconcileErrors watches too.
 	sm := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
-		"selector":  map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": component.ControllerName}},
+		"selector": map[string]any{"matchExpressions": []any{map[string]any{
+			"key": "app.kubernetes.io/name", "operator": "In", "values": []any{component.ControllerName, operatorName},
+		}}},
 		"endpoints": []any{map[string]any{"port": "metrics", "path": "/metrics", "interval": "30s"}},
 	}}}
 	sm.SetGroupVersionKind(serviceMonitorGVK)
