@@ -20,9 +20,13 @@ import (
 // Name of the PrometheusRule.
 const Name = "mpijob-platform"
 
-// RunbookBase is the folder of the alerts' runbooks: one page per alert,
-// named after the alert in lower case.
-const RunbookBase = "docs/troubleshooting/alerts/"
+// RunbookDir is the folder of the alerts' runbooks in the repository: one
+// page per alert, named after the alert in lower case.
+const RunbookDir = "docs/troubleshooting/alerts/"
+
+// RunbookBase is where alert notifications link to: the runbooks as the
+// project publishes them.
+const RunbookBase = "https://github.com/mpijob-platform/mpijob-platform/blob/main/" + RunbookDir
 
 // jobPods joins any per-pod series to the MPIJob its pod belongs to, using
 // kube-state-metrics' kube_pod_labels (with the training.kubeflow.org/job-name

@@ -62,7 +62,7 @@ func contains(list []string, s string) bool {
 func TestAlertsHaveRunbooks(t *testing.T) {
 	for _, r := range PrometheusRule("x").Spec.Groups[1].Rules {
 		url := r.Annotations["runbook_url"]
-		doc, err := os.ReadFile(filepath.Join("..", url))
+		doc, err := os.ReadFile(filepath.Join("..", RunbookDir, strings.TrimPrefix(url, RunbookBase)))
 		if r.Alert == "" || !strings.HasPrefix(url, RunbookBase) || err != nil || !strings.HasPrefix(string(doc), "# "+r.Alert+"\n") {
 			t.Errorf("alert %q: runbook %q does not start with '# %s' (%v)", r.Alert, url, r.Alert, err)
 		}
