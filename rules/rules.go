@@ -83,7 +83,10 @@ var alerts = []monitoringv1.Rule{
 	alert("MPIJobFailed", `(sum by (namespace, reason) (increase(mpi_operator_jobs_failed_total[10m])) > 0) or ((sum by (namespace, reason) (mpi_operator_jobs_failed_total) > 0) unless sum by (namespace, reason) (mpi_operator_jobs_failed_total offset 10m))`, "0m", "warning",
 		"MPIJobs failed in {{ $labels.namespace }} ({{ $labels.reason }}).",
 		"{{ $value }} MPIJob(s) failed in the last 10 minutes with reason {{ $labels.reason }}; `kubectl describe mpijob` shows the diagnosis and what to change."),
-	alert("MPIJobQueuedTooLong", `max by (cluster_queue) (kueue_pending_workloads{status="active"}) > 0 and on (cluster_queue) (histogram_quantile(0.5, sum by (cluster_queue, le) (rate(kueue_admission_wait_time_seconds_bucket[1h]))) > 3600)`, "30m", "warning",
+	// Workloads pend and either the median admission waited over an hour,
+	// or nothing was admitted in the last hour at all (a stuck queue records
+	// no wait times).
+	alert("MPIJobQueuedTooLong", `sum by (cluster_queue) (kueue_pending_workloads) > 0 and on (cluster_queue) ((histogram_quantile(0.5, sum by (cluster_queue, le) (rate(kueue_admission_wait_time_seconds_bucket[1h]))) > 3600) or (sum by (cluster_queue) (kueue_pending_workloads) unless on (cluster_queue) (sum by (cluster_queue) (increase(kueue_admission_wait_time_seconds_count[1h])) > 0)))`, "30m", "warning",
 		"Workloads wait over an hour in ClusterQueue {{ $labels.cluster_queue }}.",
 		"Jobs queue for more than an hour before admission: the queue's quota is too small for its demand."),
 	alert("MPIJobGPUsIdle", `mpijob:gpu_utilization:avg < 5`, "30m", "warning",
