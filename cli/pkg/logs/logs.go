@@ -32,12 +32,16 @@ type Source interface {
 // Options control Run.
 type Options struct {
 	// Follow keeps streaming and picks up new pods until the job is finished
-	// and every stream ended, or the context ends.
+	// (then drains, see Drain), or the context ends.
 	Follow bool
 	// Prefix puts "[pod-name] " before each line.
 	Prefix bool
 	// Poll is how often follow mode looks for new pods (default 1s).
 	Poll time.Duration
+	// Drain is how long follow mode keeps reading once the job is finished
+	// (default 2s): the launcher's stream ends by itself, while workers
+	// may keep running (cleanPodPolicy None) and are cut after it.
+	Drain time.Duration
 }
 
 // Started says whether a pod's containers have started, so that it has logs.
@@ -121,6 +125,12 @@ func Run(ctx context.Context, src Source, out io.Writer, opts Options) error {
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
 	}
+	if opts.Drain <= 0 {
+		opts.Drain = 2 * time.Second
+	}
+	// Streams end on their own, or when the job is over and drained.
+	streamCtx, cutStreams := context.WithCancel(ctx)
+	defer cutStreams()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -152,7 +162,7 @@ func Run(ctx context.Context, src Source, out io.Writer, opts Options) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := streamPod(ctx, src, w, &p, opts)
+				err := streamPod(streamCtx, src, w, &p, opts)
 				mu.Lock()
 				defer mu.Unlock()
 				active--
@@ -161,12 +171,10 @@ func Run(ctx context.Context, src Source, out io.Writer, opts Options) error {
 				}
 			}()
 		}
-		mu.Lock()
-		idle := active == 0
-		mu.Unlock()
-		if idle && ctx.Err() == nil {
+		if ctx.Err() == nil {
 			done, err := src.Finished(ctx)
 			if err != nil {
+				cutStreams()
 				wg.Wait()
 				return joinErrors(append(errs, err)...)
 			}
@@ -175,6 +183,8 @@ func Run(ctx context.Context, src Source, out io.Writer, opts Options) error {
 				if more, err := src.Pods(ctx); err == nil && hasNew(more, started) {
 					continue
 				}
+				drain(&wg, opts.Drain)
+				cutStreams()
 				wg.Wait()
 				mu.Lock()
 				defer mu.Unlock()
@@ -189,6 +199,16 @@ func Run(ctx context.Context, src Source, out io.Writer, opts Options) error {
 			return joinErrors(errs...)
 		case <-tick.C:
 		}
+	}
+}
+
+// drain waits for the streams to end by themselves, at most d.
+func drain(wg *sync.WaitGroup, d time.Duration) {
+	ended := make(chan struct{})
+	go func() { wg.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(d):
 	}
 }
 

@@ -35,7 +35,10 @@ func (f *fakeSource) Pods(context.Context) ([]corev1.Pod, error) {
 	return append([]corev1.Pod(nil), f.pods...), nil
 }
 
+// blockingReader holds its EOF until release is closed, or fails when its
+// stream's context ends (as client-go's body does).
 type blockingReader struct {
+	ctx     context.Context
 	r       io.Reader
 	release chan struct{}
 }
@@ -43,12 +46,16 @@ type blockingReader struct {
 func (b *blockingReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if errors.Is(err, io.EOF) {
-		<-b.release
+		select {
+		case <-b.release:
+		case <-b.ctx.Done():
+			return n, b.ctx.Err()
+		}
 	}
 	return n, err
 }
 
-func (f *fakeSource) Stream(_ context.Context, p *corev1.Pod, _ bool) (io.ReadCloser, error) {
+func (f *fakeSource) Stream(ctx context.Context, p *corev1.Pod, _ bool) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.streams = append(f.streams, p.Name)
@@ -57,7 +64,7 @@ func (f *fakeSource) Stream(_ context.Context, p *corev1.Pod, _ bool) (io.ReadCl
 	}
 	var r io.Reader = strings.NewReader(f.logs[p.Name])
 	if ch := f.block[p.Name]; ch != nil {
-		r = &blockingReader{r: r, release: ch}
+		r = &blockingReader{ctx: ctx, r: r, release: ch}
 	}
 	return io.NopCloser(r), nil
 }
@@ -171,6 +178,50 @@ func TestFollowWaitsForPodsAndPicksUpNewOnes(t *testing.T) {
 	}
 	if len(src.streams) != 3 {
 		t.Errorf("each pod is streamed once, got %v", src.streams)
+	}
+}
+
+// Workers keep running after the launcher ends (cleanPodPolicy None) and
+// their streams never end: follow still returns once the job is finished,
+// with every line read.
+func TestFollowEndsWhenTheJobFinishesWhileWorkersRun(t *testing.T) {
+	never := make(chan struct{})
+	src := &fakeSource{
+		pods:  []corev1.Pod{pod("launcher", corev1.PodRunning), pod("worker-0", corev1.PodRunning)},
+		logs:  map[string]string{"launcher": "l1\n", "worker-0": "w1\n"},
+		block: map[string]chan struct{}{"worker-0": never},
+	}
+	var (
+		mu  sync.Mutex
+		out bytes.Buffer
+	)
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	done := make(chan error)
+	go func() {
+		done <- Run(context.Background(), src, w, Options{Follow: true, Prefix: true, Poll: 5 * time.Millisecond, Drain: 20 * time.Millisecond})
+	}()
+	time.Sleep(30 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned while the job runs: %v", err)
+	default:
+	}
+	src.set(func(f *fakeSource) {
+		f.pods[0].Status.Phase = corev1.PodSucceeded
+		f.finished = true
+	})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a worker cut after the job finished is not an error: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the job finished")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := out.String(); !strings.Contains(got, "[launcher] l1\n") || !strings.Contains(got, "[worker-0] w1\n") {
+		t.Errorf("output %q", got)
 	}
 }
 

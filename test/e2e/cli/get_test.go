@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
@@ -118,5 +120,34 @@ func TestGetWatch(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("no Succeeded row within 3 minutes; get -w printed:\n%s", strings.Join(seen, "\n"))
 		}
+	}
+}
+
+// logs --follow right after create waits for the pods to start, reads
+// every pod's log, and ends once the job is over, although its workers
+// keep running (cleanPodPolicy None).
+func TestLogsFollow(t *testing.T) {
+	ns := env.CreateNamespace(t, "cli-follow")
+	if r := odh(t, strings.Replace(jobYAML(ns, "followed", 0), "cleanPodPolicy: Running", "cleanPodPolicy: None", 1), "mpijob", "create", "-f", "-"); r.code != 0 {
+		t.Fatalf("create: %s", r)
+	}
+	r := odh(t, "", "mpijob", "logs", "followed", "-n", ns, "--all", "--follow")
+	if r.code != 0 {
+		t.Fatalf("logs --follow: %s", r)
+	}
+	for _, pod := range []string{"followed-launcher", "followed-worker-0", "followed-worker-1"} {
+		if !strings.Contains(r.stdout, "["+pod) {
+			t.Errorf("logs --follow has nothing from %s: %s", pod, r)
+		}
+	}
+	if n := strings.Count(r.stdout, "] "+cluster.ContainerLogLines[len(cluster.ContainerLogLines)-1]+"\n"); n != 3 {
+		t.Errorf("logs --follow: %d pods' last line, want 3: %s", n, r)
+	}
+	finished := false
+	for _, c := range getJob(t, ns, "followed").Status.Conditions {
+		finished = finished || c.Type == kubeflow.JobSucceeded && c.Status == corev1.ConditionTrue
+	}
+	if !finished {
+		t.Errorf("logs --follow ended before the job succeeded")
 	}
 }
