@@ -149,6 +149,16 @@ func TestBearerToken(t *testing.T) {
 			t.Errorf("bearerToken(%q) = %q, want %q", header, got, want)
 		}
 	}
+	// oauth-proxy --pass-access-token forwards the OpenShift token this way.
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Forwarded-Access-Token", "sha256~xyz")
+	if got := bearerToken(r); got != "sha256~xyz" {
+		t.Errorf("bearerToken(X-Forwarded-Access-Token) = %q", got)
+	}
+	r.Header.Set("Authorization", "Bearer mine")
+	if got := bearerToken(r); got != "mine" {
+		t.Errorf("Authorization should win over X-Forwarded-Access-Token, got %q", got)
+	}
 }
 
 func TestListMPIJobs(t *testing.T) {

@@ -76,6 +76,9 @@ type Clients struct {
 	// admission webhooks' warnings of a dry run among them); nil when the
 	// clients do not record them.
 	Warnings func() []string
+	// Pending reads a LocalQueue's pending workloads (Kueue's visibility
+	// API) for queue positions; nil for none.
+	Pending PendingLister
 }
 
 // ClientFactory builds the clients of the caller whose bearer token is
@@ -106,7 +109,7 @@ func NewClientFactory(base *rest.Config) ClientFactory {
 		if err != nil {
 			return nil, err
 		}
-		return &Clients{Client: c, Kube: kube, Warnings: rec.list}, nil
+		return &Clients{Client: c, Kube: kube, Warnings: rec.list, Pending: restPendingLister(kube.Discovery().RESTClient())}, nil
 	}
 }
 
@@ -136,12 +139,14 @@ func (w *warningRecorder) list() []string {
 	return append([]string(nil), w.seen...)
 }
 
-// bearerToken is the token of an "Authorization: Bearer ..." header, or
-// "" when there is none.
+// bearerToken is the token of an "Authorization: Bearer ..." header, else
+// of oauth-proxy's X-Forwarded-Access-Token (--pass-access-token), or ""
+// when there is neither. Trusting the second header gives nothing away: a
+// caller who sets it sends a token they already hold.
 func bearerToken(r *http.Request) string {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
+	if ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != "" {
+		return strings.TrimSpace(token)
 	}
-	return strings.TrimSpace(token)
+	return strings.TrimSpace(r.Header.Get("X-Forwarded-Access-Token"))
 }

@@ -67,6 +67,7 @@ func (s *Server) listMPIJobs(w http.ResponseWriter, r *http.Request, c *Clients)
 		out.Items = append(out.Items, summarize(&list.Items[i]))
 	}
 	sortSummaries(out.Items)
+	addQueuePositions(r.Context(), c, out.Items)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -192,6 +193,9 @@ func (s *Server) getMPIJob(w http.ResponseWriter, r *http.Request, c *Clients) {
 	if wl != nil {
 		d.Workload = workloadView(wl)
 	}
+	one := []JobSummary{d.Summary}
+	addQueuePositions(ctx, c, one)
+	d.Summary = one[0]
 	writeJSON(w, http.StatusOK, d)
 }
 

@@ -107,6 +107,7 @@ func (s *Server) listTrainingJobs(w http.ResponseWriter, r *http.Request, c *Cli
 		out.Items = append(out.Items, items...)
 	}
 	sortSummaries(out.Items)
+	addQueuePositions(r.Context(), c, out.Items)
 	writeJSON(w, http.StatusOK, out)
 }
 

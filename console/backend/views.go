@@ -29,6 +29,9 @@ type JobSummary struct {
 	ActiveWorkers int32  `json:"activeWorkers"`
 	GPUs          int64  `json:"gpus"`
 	Queue         string `json:"queue,omitempty"`
+	// QueuePosition is a queued job's place in its LocalQueue (1 is next),
+	// from Kueue's visibility API; absent where that API does not answer.
+	QueuePosition *int32 `json:"queuePosition,omitempty"`
 	// Message is the newest true condition's message: for a failed job
 	// the controller's diagnosis with its remediation.
 	Message  string     `json:"message,omitempty"`

@@ -11,7 +11,10 @@
 // (--webhook-rate; 0 skips it), and the platform operator: MPIJobPlatform
 // create to Ready and API writes while idle (--platform-idle; 0 skips it).
 //
-//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream] [--webhook-rate 200] [--webhook-only] [--platform-only]
+// With --console-only it measures the web console listing --console-jobs
+// MPIJobs, in its backend and in headless Chromium (console.go).
+//
+//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream] [--webhook-rate 200] [--webhook-only] [--platform-only] [--console-only]
 package main
 
 import (
@@ -58,7 +61,8 @@ func run() error {
 	var upstream, upstreamOnly bool
 	var internal string
 	var hooks webhookOptions
-	var webhookOnly, platformOnly bool
+	var webhookOnly, platformOnly, consoleOnly bool
+	var console consoleOptions
 	var platformIdle time.Duration
 	flag.IntVar(&o.Jobs, "jobs", 100, "MPIJobs created at once")
 	flag.IntVar(&o.Workers, "workers", 8, "workers per job (1 nvidia.com/gpu each)")
@@ -74,7 +78,15 @@ func run() error {
 	flag.BoolVar(&webhookOnly, "webhook-only", false, "measure only the admission webhooks")
 	flag.BoolVar(&platformOnly, "platform-only", false, "measure only the platform operator")
 	flag.DurationVar(&platformIdle, "platform-idle", 30*time.Second, "how long to count the platform operator's API writes while nothing changes; 0 skips the platform benchmark")
+	flag.BoolVar(&consoleOnly, "console-only", false, "measure only the web console's job list (backend and headless Chromium)")
+	flag.IntVar(&console.Jobs, "console-jobs", 1000, "console benchmark: suspended MPIJobs listed")
+	flag.IntVar(&console.Runs, "console-runs", 10, "console benchmark: browser page loads measured (and 3x as many API requests)")
 	flag.Parse()
+	if consoleOnly {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return benchConsole(ctx, console)
+	}
 	if hooks.Rate < 0 || (webhookOnly && hooks.Rate == 0) {
 		return fmt.Errorf("--webhook-rate must be positive (got %d)", hooks.Rate)
 	}
@@ -130,7 +142,12 @@ func run() error {
 		}
 	}
 	if platformIdle > 0 {
-		return benchPlatform(ctx, platformIdle)
+		if err := benchPlatform(ctx, platformIdle); err != nil {
+			return err
+		}
+	}
+	if console.Jobs > 0 {
+		return benchConsole(ctx, console)
 	}
 	return nil
 }

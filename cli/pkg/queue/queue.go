@@ -37,12 +37,19 @@ type pendingWorkloads struct {
 	} `json:"items"`
 }
 
-// Positions returns the positions of the pending workloads of LocalQueue
-// namespace/localQueue, keyed by the UID of each workload's owner (the
-// MPIJob). available is false when the cluster does not serve the API, or
-// does not let the caller read it: positions are then unknown, which is
+// Workload is a pending workload of a LocalQueue: the objects owning it
+// (the MPIJob) and its place.
+type Workload struct {
+	Namespace, Name string
+	Owners          []metav1.OwnerReference
+	Position
+}
+
+// Pending lists the pending workloads of LocalQueue namespace/localQueue in
+// queue order. available is false when the cluster does not serve the API,
+// or does not let the caller read it: positions are then unknown, which is
 // not an error.
-func Positions(ctx context.Context, rc rest.Interface, namespace, localQueue string) (positions map[types.UID]Position, available bool, err error) {
+func Pending(ctx context.Context, rc rest.Interface, namespace, localQueue string) (workloads []Workload, available bool, err error) {
 	for _, v := range versions {
 		raw, err := rc.Get().AbsPath("/apis", Group, v, "namespaces", namespace, "localqueues", localQueue, "pendingworkloads").DoRaw(ctx)
 		switch {
@@ -51,7 +58,7 @@ func Positions(ctx context.Context, rc rest.Interface, namespace, localQueue str
 		case apierrors.IsNotFound(err):
 			// The API is served, the queue is not there (or not yet
 			// known to Kueue): nothing pends in it.
-			return map[types.UID]Position{}, true, nil
+			return []Workload{}, true, nil
 		case apierrors.IsForbidden(err) || apierrors.IsServiceUnavailable(err):
 			return nil, false, nil
 		case err != nil:
@@ -61,15 +68,33 @@ func Positions(ctx context.Context, rc rest.Interface, namespace, localQueue str
 		if err := json.Unmarshal(raw, &pw); err != nil {
 			return nil, false, fmt.Errorf("decoding the pending workloads of LocalQueue %s/%s: %w", namespace, localQueue, err)
 		}
-		positions = map[types.UID]Position{}
+		workloads = make([]Workload, 0, len(pw.Items))
 		for _, w := range pw.Items {
-			for _, o := range w.OwnerReferences {
-				positions[o.UID] = Position{LocalQueue: w.PositionInLocalQueue + 1, ClusterQueue: w.PositionInClusterQueue + 1}
-			}
+			workloads = append(workloads, Workload{
+				Namespace: w.Namespace, Name: w.Name, Owners: w.OwnerReferences,
+				Position: Position{LocalQueue: w.PositionInLocalQueue + 1, ClusterQueue: w.PositionInClusterQueue + 1},
+			})
 		}
-		return positions, true, nil
+		return workloads, true, nil
 	}
 	return nil, false, nil
+}
+
+// Positions returns the positions of the pending workloads of LocalQueue
+// namespace/localQueue, keyed by the UID of each workload's owner (the
+// MPIJob); available as for Pending.
+func Positions(ctx context.Context, rc rest.Interface, namespace, localQueue string) (positions map[types.UID]Position, available bool, err error) {
+	workloads, available, err := Pending(ctx, rc, namespace, localQueue)
+	if !available || err != nil {
+		return nil, available, err
+	}
+	positions = map[types.UID]Position{}
+	for _, w := range workloads {
+		for _, o := range w.Owners {
+			positions[o.UID] = w.Position
+		}
+	}
+	return positions, true, nil
 }
 
 // isMissingAPI tells a 404 for an API group or version the server does not

@@ -16,7 +16,7 @@ import {
   ToolbarContent,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { api, ApiError, getToken, setToken } from './api';
+import { api, ApiError, getToken, prefetchTrainingJobs, setToken } from './api';
 import { ErrorAlert } from './components/ErrorAlert';
 import { TokenLogin } from './components/TokenLogin';
 import { AdminView } from './pages/AdminView';
@@ -56,6 +56,9 @@ export function App() {
       .catch(setAuthErr);
   }, []);
   useEffect(() => {
+    // A returning user's list is asked for with who-am-I, not after it.
+    const saved = localStorage.getItem(nsKey);
+    if (saved && parseRoute(window.location.pathname).page === 'jobs') prefetchTrainingJobs(saved);
     signIn();
     api.config().then(setConfig).catch(() => setConfig(null));
   }, [signIn]);

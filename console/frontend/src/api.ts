@@ -64,6 +64,22 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 }
 
 const enc = encodeURIComponent;
+
+const trainingJobsPath = (namespace: string | null, types: string[]) => {
+  const base = namespace ? `/api/v1/namespaces/${enc(namespace)}/trainingjobs` : '/api/v1/trainingjobs';
+  return base + (types.length ? `?type=${enc(types.join(','))}` : '');
+};
+
+// A list asked for before sign-in finished (the namespace saved by the
+// last visit), so that the list and who-am-I travel together. It is used
+// once, while fresh; a failed prefetch is asked again.
+let prefetched: { namespace: string; at: number; list: Promise<TrainingJobList> } | null = null;
+
+export function prefetchTrainingJobs(namespace: string): void {
+  const list = request<TrainingJobList>('GET', trainingJobsPath(namespace, []));
+  list.catch(() => undefined);
+  prefetched = { namespace, at: Date.now(), list };
+}
 const jobPath = (ns: string, name: string) => `/api/v1/namespaces/${enc(ns)}/mpijobs/${enc(name)}`;
 
 export const api = {
@@ -71,9 +87,13 @@ export const api = {
   whoami: () => request<Identity>('GET', '/api/v1/whoami'),
   namespaces: () => request<{ items: string[]; canList: boolean }>('GET', '/api/v1/namespaces'),
   trainingJobs: (namespace: string | null, types: string[] = []) => {
-    const base = namespace ? `/api/v1/namespaces/${enc(namespace)}/trainingjobs` : '/api/v1/trainingjobs';
-    const q = types.length ? `?type=${enc(types.join(','))}` : '';
-    return request<TrainingJobList>('GET', base + q);
+    const fresh = () => request<TrainingJobList>('GET', trainingJobsPath(namespace, types));
+    const p = prefetched;
+    if (p && !types.length && p.namespace === namespace && Date.now() - p.at < 5000) {
+      prefetched = null;
+      return p.list.catch(fresh);
+    }
+    return fresh();
   },
   job: (ns: string, name: string) => request<JobDetails>('GET', jobPath(ns, name)),
   workers: (ns: string, name: string) => request<{ items: PodView[] }>('GET', `${jobPath(ns, name)}/workers`),

@@ -10,6 +10,9 @@ export interface JobSummary {
   activeWorkers: number;
   gpus: number;
   queue?: string;
+  // queuePosition is a queued job's place in its LocalQueue (1 is next),
+  // when Kueue's visibility API answers.
+  queuePosition?: number;
   message?: string;
   created: string;
   started?: string;

@@ -2,7 +2,8 @@
 // mpijob-controller reconciles kubeflow.org/v2beta1 MPIJobs and, with
 // --webhook-bind-address, serves their admission webhooks; platform
 // reconciles the MPIJobPlatform and installs every component; all runs both
-// in one process (the local dev cluster).
+// in one process (the local dev cluster); console serves the web console
+// (console/server) with the callers' own tokens.
 package main
 
 import (
@@ -10,9 +11,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
+	consoleserver "github.com/mpijob-platform/mpijob-platform/console/server"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/mpijob"
@@ -136,7 +140,9 @@ func run() error {
 	nccl := envFlag(cfg.NCCLEnv)
 	var platformNS, image, localWebhookURL string
 	var waitTimeout time.Duration
-	flag.StringVar(&role, "role", "mpijob-controller", "what to run: mpijob-controller, platform, all, or wait-ready (exit 0 once the MPIJobPlatform is Ready, 1 after --wait-timeout)")
+	var console consoleserver.Options
+	console.Bind(flag.CommandLine, "console-")
+	flag.StringVar(&role, "role", "mpijob-controller", "what to run: mpijob-controller, platform, all, console (the web console, --console-* flags), or wait-ready (exit 0 once the MPIJobPlatform is Ready, 1 after --wait-timeout)")
 	flag.DurationVar(&waitTimeout, "wait-timeout", 5*time.Minute, "wait-ready: how long to wait")
 	flag.StringVar(&platformNS, "namespace", envOr("POD_NAMESPACE", "mpijob-system"), "platform: namespace of the controller Deployment and other namespaced components")
 	flag.StringVar(&image, "manager-image", os.Getenv("MANAGER_IMAGE"), "platform: image of the controller Deployment when the MPIJobPlatform names none; default: the image of the operator's own pod (POD_NAME, POD_NAMESPACE)")
@@ -160,12 +166,15 @@ func run() error {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	if role == "wait-ready" {
+	switch role {
+	case "wait-ready":
 		return waitReady(waitTimeout)
+	case "console":
+		return runConsole(console)
 	}
 	runController, runPlatform := role == "mpijob-controller" || role == "all", role == "platform" || role == "all"
 	if !runController && !runPlatform {
-		return fmt.Errorf("unknown --role %q: use mpijob-controller, platform, all or wait-ready", role)
+		return fmt.Errorf("unknown --role %q: use mpijob-controller, platform, all, console or wait-ready", role)
 	}
 	if !runController {
 		hooks.bindAddress = "" // the webhooks are served by the MPIJob controller
@@ -246,6 +255,23 @@ func run() error {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// runConsole serves the web console. It needs only the apiserver's address
+// and CA from the in-cluster config (or --kubeconfig): every request acts
+// with its caller's token, never the pod's.
+func runConsole(o consoleserver.Options) error {
+	if o.CookieSecretFile != "" { // the pod's init container for oauth-proxy
+		return consoleserver.WriteCookieSecret(o.CookieSecretFile)
+	}
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		o.Version = bi.Main.Version
+	}
+	return consoleserver.Run(ctrl.SetupSignalHandler(), restCfg, o, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 }
 
 // ensureCertificates makes sure a self-managed serving certificate exists

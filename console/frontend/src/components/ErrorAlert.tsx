@@ -21,7 +21,7 @@ export function ErrorAlert({ err, title }: { err: unknown; title?: string }) {
           : 'Request failed');
   const warnings = err instanceof ApiError ? (err.body.warnings ?? []) : [];
   return (
-    <Alert variant="danger" isInline title={reason ? `${heading} (${reason})` : heading}>
+    <Alert variant="danger" isInline component="h2" title={reason ? `${heading} (${reason})` : heading}>
       <pre style={{ whiteSpace: 'pre-wrap', margin: 0 }}>{errorText(err)}</pre>
       {warnings.length > 0 && (
         <List>

@@ -350,7 +350,7 @@ export function CreateWizard({ namespace, config }: CreateWizardProps) {
           {checking && <Spinner aria-label="Checking the job" />}
           {serverErr !== null && <ServerError err={serverErr} />}
           {preview?.warnings.map((w) => (
-            <Alert key={w} variant="warning" isInline title="Warning from the cluster">
+            <Alert key={w} variant="warning" isInline component="h2" title="Warning from the cluster">
               {w}
             </Alert>
           ))}
@@ -391,7 +391,7 @@ function QuotaHint({ quota }: { quota: QuotaView }) {
   ];
   if (!items.length) return null;
   return (
-    <Alert variant="info" isInline isPlain title="Quota in this namespace">
+    <Alert variant="info" isInline isPlain component="h2" title="Quota in this namespace">
       <ul>
         {items.map((i) => (
           <li key={i}>{i}</li>

@@ -79,7 +79,12 @@ export function JobDetails({ namespace, name, config, pollMs = 5000 }: JobDetail
   };
 
   if (!d) {
-    return <PageSection>{err !== null ? <ErrorAlert err={err} /> : <Spinner aria-label="Loading the job" />}</PageSection>;
+    return (
+      <PageSection>
+        <Title headingLevel="h1">{name}</Title>
+        {err !== null ? <ErrorAlert err={err} /> : <Spinner aria-label="Loading the job" />}
+      </PageSection>
+    );
   }
   const s = d.summary;
   const suspended = s.status === 'Suspended' || s.status === 'Queued';
@@ -166,7 +171,7 @@ function Overview({ d }: { d: Details }) {
   return (
     <>
       {d.diagnosis && (
-        <Alert variant={d.diagnosis.severity} isInline title={`Diagnosis: ${d.diagnosis.reason}`}>
+        <Alert variant={d.diagnosis.severity} isInline component="h2" title={`Diagnosis: ${d.diagnosis.reason}`}>
           {d.diagnosis.message}
         </Alert>
       )}
@@ -177,7 +182,7 @@ function Overview({ d }: { d: Details }) {
             ['Status', s.status],
             ['Workers', `${s.activeWorkers} active of ${s.workers}`],
             ['GPUs', String(s.gpus)],
-            ['Queue', s.queue ?? 'none'],
+            ['Queue', s.queue ? (s.queuePosition ? `${s.queue} (position ${s.queuePosition} in line)` : s.queue) : 'none'],
             ['Created', new Date(s.created).toLocaleString()],
             ['Started', s.started ? new Date(s.started).toLocaleString() : '-'],
             ['Finished', s.finished ? new Date(s.finished).toLocaleString() : '-'],
@@ -336,7 +341,7 @@ export function Logs({ namespace, name, workers, finished }: { namespace: string
         </ToolbarContent>
       </Toolbar>
       {err !== null && (
-        <Alert variant="warning" isInline title="Logs unavailable">
+        <Alert variant="warning" isInline component="h2" title="Logs unavailable">
           {errorText(err)}
         </Alert>
       )}

@@ -20,6 +20,17 @@ const job = (name: string, status: string, type = 'MPIJob', created = now): JobS
 });
 
 describe('JobsList', () => {
+  it('shows a queued job’s place in its LocalQueue', async () => {
+    mockFetch((c) =>
+      c.url === '/api/v1/namespaces/team-a/trainingjobs'
+        ? { json: { types: ['MPIJob'], items: [{ ...job('waiting', 'Queued'), queue: 'default', queuePosition: 3 }, { ...job('nopos', 'Queued'), queue: 'small' }] } }
+        : undefined,
+    );
+    render(<JobsList namespace="team-a" pollMs={60000} />);
+    expect(await screen.findByText('default (#3)')).toBeInTheDocument();
+    expect(screen.getByText('small')).toBeInTheDocument();
+  });
+
   it('lists, filters and searches training jobs', async () => {
     const calls = mockFetch((c) =>
       c.url === '/api/v1/namespaces/team-a/trainingjobs'

@@ -145,7 +145,7 @@ export function JobsList({ namespace, pollMs = 5000 }: JobsListProps) {
       {err !== null && <ErrorAlert err={err} />}
       {data?.errors &&
         Object.entries(data.errors).map(([kind, msg]) => (
-          <Alert key={kind} variant="warning" isInline isPlain title={`${kind}s could not be listed: ${msg}`} />
+          <Alert key={kind} variant="warning" isInline isPlain component="h2" title={`${kind}s could not be listed: ${msg}`} />
         ))}
       {data === null && err === null ? (
         <Spinner aria-label="Loading jobs" />
@@ -209,7 +209,10 @@ function JobRow({ job, showNamespace, now }: { job: JobSummary; showNamespace: b
         {job.activeWorkers}/{job.workers}
       </Td>
       <Td dataLabel="GPUs">{job.gpus}</Td>
-      <Td dataLabel="Queue">{job.queue ?? ''}</Td>
+      <Td dataLabel="Queue">
+        {job.queue ?? ''}
+        {job.queuePosition ? ` (#${job.queuePosition})` : ''}
+      </Td>
       <Td dataLabel="Age">{age(job.created, now)}</Td>
       <Td dataLabel="Message">{job.message ? <Truncate content={job.message} /> : ''}</Td>
     </Tr>

@@ -80,7 +80,9 @@ type MPIJobPlatformSpec struct {
 	// Monitoring installs dashboards, recording rules and alerts.
 	// +kubebuilder:default={}
 	Monitoring ComponentSpec `json:"monitoring,omitempty"`
-	// Console deploys the web console (not available yet: Removed).
+	// Console deploys the web console: a Deployment of the manager image
+	// (role console), its Service and optionally an authenticating proxy,
+	// a Route or an Ingress.
 	// +kubebuilder:default={}
 	Console ConsoleSpec `json:"console,omitempty"`
 	// JobDefaults apply to every MPIJob's launcher and workers where the
@@ -95,10 +97,73 @@ type ComponentSpec struct {
 	ManagementState ManagementState `json:"managementState,omitempty"`
 }
 
-// ConsoleSpec is Removed by default.
+// ConsoleSpec configures the web console. It is Removed by default. The
+// console acts with each caller's own bearer token, so it needs an
+// authenticating proxy in front: OpenShiftOAuth puts oauth-proxy in the
+// console's pod; None expects users to paste a token, or an Ingress whose
+// auth proxy forwards one (Authorization or X-Forwarded-Access-Token).
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.authProxy) || self.authProxy != 'OpenShiftOAuth' || has(self.route)",message="the OpenShift OAuth proxy redirects through the console's Route: set route: {}"
 type ConsoleSpec struct {
 	// +kubebuilder:default=Removed
 	ManagementState ManagementState `json:"managementState,omitempty"`
+	// Image of the manager; empty runs the operator's own image.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// Replicas of the console.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5
+	Replicas int32 `json:"replicas,omitempty"`
+	// AuthProxy is the authenticating proxy in the console's pod:
+	// OpenShiftOAuth (oauth-proxy, OpenShift's OAuth server, TLS from the
+	// service CA) or None.
+	// +kubebuilder:default=None
+	// +kubebuilder:validation:Enum=None;OpenShiftOAuth
+	AuthProxy string `json:"authProxy,omitempty"`
+	// AuthProxyImage is the oauth-proxy image.
+	// +optional
+	AuthProxyImage string `json:"authProxyImage,omitempty"`
+	// Route exposes the console through an OpenShift Route (created only
+	// where route.openshift.io exists).
+	// +optional
+	Route *ConsoleRoute `json:"route,omitempty"`
+	// Ingress exposes the console through a networking.k8s.io Ingress.
+	// +optional
+	Ingress *ConsoleIngress `json:"ingress,omitempty"`
+	// PrometheusURL enables job metrics in the console.
+	// +optional
+	PrometheusURL string `json:"prometheusURL,omitempty"`
+	// GrafanaURL is where the console's Metrics tab links to.
+	// +optional
+	GrafanaURL string `json:"grafanaURL,omitempty"`
+	// Resources of the console container; empty for the defaults.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// ConsoleRoute is the console's OpenShift Route.
+type ConsoleRoute struct {
+	// Host of the Route; empty lets the router choose.
+	// +optional
+	Host string `json:"host,omitempty"`
+}
+
+// ConsoleIngress is the console's Ingress.
+type ConsoleIngress struct {
+	// Host the Ingress serves.
+	// +kubebuilder:validation:MinLength=1
+	Host string `json:"host"`
+	// ClassName of the Ingress controller; empty for the cluster default.
+	// +optional
+	ClassName string `json:"className,omitempty"`
+	// TLSSecretName holds the certificate for Host; empty serves HTTP.
+	// +optional
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+	// Annotations of the Ingress, for example an external auth proxy's
+	// (nginx.ingress.kubernetes.io/auth-url, auth-response-headers).
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // MPIJobControllerSpec configures the MPIJob controller Deployment.
