@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -149,8 +150,14 @@ var pytestSummary = regexp.MustCompile(`(?m)^=+ (.*) in [0-9.]+s.*=+$`)
 // TestIntegrationSuite runs sdk/python/tests/integration with pytest.
 func TestIntegrationSuite(t *testing.T) {
 	ns := env.CreateNamespace(t, "sdk-it")
+	// The suite asserts the lines every kwok container logs.
+	logLines, err := json.Marshal(cluster.ContainerLogLines)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := python(t, 10*time.Minute, env.Kubeconfig, filepath.Join(venv.Repo, "sdk", "python"),
-		[]string{"SDK_TEST_NAMESPACE=" + ns}, "pytest", "tests/integration", "-v", "-s", "-rA", "-p", "no:cacheprovider")
+		[]string{"SDK_TEST_NAMESPACE=" + ns, "SDK_TEST_LOG_LINES=" + string(logLines)},
+		"pytest", "tests/integration", "-v", "-s", "-rA", "-p", "no:cacheprovider")
 	m := pytestSummary.FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {
 		t.Fatalf("pytest failed: %s", r)
@@ -182,21 +189,9 @@ func readmeExample(t *testing.T) string {
 	return string(m[1])
 }
 
-// readmeHarness runs the README's code as it is. On kwok the log read at its
-// end cannot succeed (no kubelet serves logs); that one error, raised by the
-// get_logs line, is accepted and printed; any other error fails.
-const readmeHarness = `
-import sys, traceback
-from openshift_ai_sdk.training import LogsUnavailableError
-code = open(sys.argv[1]).read()
-try:
-    exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
-except LogsUnavailableError as err:
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == "README.md"]
-    if not frames or "get_logs" not in code.splitlines()[frames[-1].lineno - 1]:
-        raise
-    print("LOGS-UNAVAILABLE:", err)
-`
+// containerLog is the log of every simulated container, as get_logs()
+// returns it: kwok serves it through the kubelet API.
+var containerLog = strings.Join(cluster.ContainerLogLines, "\n") + "\n"
 
 func TestReadmeQuickExample(t *testing.T) {
 	code := readmeExample(t)
@@ -216,7 +211,9 @@ func TestReadmeQuickExample(t *testing.T) {
 	if err := os.WriteFile(codeFile, []byte(code), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := python(t, 5*time.Minute, namespacedKubeconfig(t, ns), dir, nil, "python", "-c", readmeHarness, codeFile)
+	// The README's code as it is, every line of it succeeding: its last line
+	// prints the launcher's log.
+	r := python(t, 5*time.Minute, namespacedKubeconfig(t, ns), dir, nil, "python", codeFile)
 	if r.code != 0 {
 		t.Fatalf("the README example failed: %s", r)
 	}
@@ -224,8 +221,8 @@ func TestReadmeQuickExample(t *testing.T) {
 	if len(jobs) != 1 || conditionTrue(&jobs[0], kubeflow.JobSucceeded) == nil {
 		t.Fatalf("want one Succeeded MPIJob in %s after the README example, got %+v", ns, jobs)
 	}
-	if strings.Contains(r.stdout, "LOGS-UNAVAILABLE:") && !strings.Contains(r.stdout, "kwok") {
-		t.Errorf("the logs error should say why: %s", r.stdout)
+	if !strings.HasSuffix(r.stdout, containerLog+"\n") {
+		t.Errorf("the README example should print the launcher's log %q (and print's newline); stdout:\n%s", containerLog, r.stdout)
 	}
 }
 
@@ -294,7 +291,7 @@ func TestPipelineExample(t *testing.T) {
 		wantErr    []string
 	}{
 		{name: "succeeds", file: write("ok.yaml", jobYAML("pipeline-ok", false)), wantCode: 0,
-			wantOut: []string{"mpijob " + ns + "/pipeline-ok created", "Succeeded"}},
+			wantOut: []string{"mpijob " + ns + "/pipeline-ok created", "Succeeded", containerLog}},
 		{name: "fails-with-diagnosis", file: write("oom.yaml", jobYAML("pipeline-oom", true)), wantCode: 1,
 			wantErr: []string{"OOMKilled", "what to do: raise the worker memory limit or lower the batch size"}},
 		{name: "invalid", file: write("bad.yaml", strings.Replace(jobYAML("pipeline-bad", false), "slotsPerWorker: 1", "slotsPerWorker: 0", 1)), wantCode: 2,
@@ -315,12 +312,20 @@ func TestPipelineExample(t *testing.T) {
 					t.Errorf("stderr lacks %q", s)
 				}
 			}
+			if strings.Contains(r.stdout, "log unavailable") {
+				t.Errorf("the launcher's log should be readable")
+			}
 		})
 	}
 	// A second run of the succeeded job replaces the finished one.
-	r := python(t, 5*time.Minute, kubeconfig, "", nil, "python", script, "--file", filepath.Join(dir, "ok.yaml"), "--timeout", "180", "--delete-after")
+	r := python(t, 5*time.Minute, kubeconfig, "", nil, "python", script, "--file", filepath.Join(dir, "ok.yaml"), "--timeout", "180", "--delete-after", "--tail", "1")
 	if r.code != 0 || !strings.Contains(r.stdout, "replacing the finished mpijob") || !strings.Contains(r.stdout, "deleted") {
 		t.Errorf("rerun: %s", r)
+	}
+	// --tail 1: only the launcher's last line.
+	last := cluster.ContainerLogLines[len(cluster.ContainerLogLines)-1]
+	if !strings.Contains(r.stdout, "\n"+last+"\n") || strings.Contains(r.stdout, cluster.ContainerLogLines[0]) {
+		t.Errorf("rerun --tail 1: want the log's last line %q alone: %s", last, r)
 	}
 }
 
@@ -347,10 +352,20 @@ func TestNotebook(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("the notebook failed: %s", r)
 	}
-	for _, want := range []string{"phase: Succeeded", "Worker 0", "deleted"} {
+	for _, want := range []string{"phase: Succeeded", "Worker 0", containerLog, "deleted"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the notebook's output lacks %q", want)
 		}
+	}
+	// Following every pod of the finished job: the launcher's lines, each
+	// prefixed with its pod, and the follow ended (the cells after it ran).
+	for _, line := range cluster.ContainerLogLines {
+		if !regexp.MustCompile(`(?m)^\[quickstart-launcher-[a-z0-9]+\] ` + regexp.QuoteMeta(line) + `$`).MatchString(r.stdout) {
+			t.Errorf("the notebook's output lacks the launcher's line %q prefixed with its pod", line)
+		}
+	}
+	if strings.Contains(r.stdout, "log unavailable") {
+		t.Errorf("the notebook could not read the logs")
 	}
 	framework.Eventually(t, time.Minute, "the notebook's job deleted", func(context.Context) (bool, string, error) {
 		jobs := jobsIn(t, ns)

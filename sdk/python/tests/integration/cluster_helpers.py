@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import string
+import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -16,6 +19,15 @@ FINISH_AFTER = "devcluster.mpijob.io/finish-after"
 EXIT_CODE = "devcluster.mpijob.io/exit-code"
 REASON = "devcluster.mpijob.io/reason"
 IMAGE = "mpioperator/mpi-pi:openmpi"
+
+# What every simulated container logs (tools/devcluster/cluster.ContainerLogLines,
+# which the Go driver passes as SDK_TEST_LOG_LINES), with fixed timestamps
+# from 2026-01-01.
+LOG_LINES: List[str] = json.loads(
+    os.environ.get("SDK_TEST_LOG_LINES")
+    or '["kwok: simulated container started", "kwok: rank 0 of 1 ready", "kwok: done"]'
+)
+LOG = "".join(line + "\n" for line in LOG_LINES)
 
 
 def _suffix() -> str:
@@ -75,3 +87,39 @@ def eventually(what: str, cond: Callable[[], Any], timeout: float = 90.0) -> Any
 def pods(client: TrainingClient, namespace: str, selector: str = "") -> List[Dict[str, Any]]:
     obj = client.json("listing pods", "GET", core_path(namespace, "pods"), query={"labelSelector": selector or None})
     return list(obj.get("items") or [])
+
+
+def collect(lines: Iterator[str], timeout: float = 90.0, until: Optional[Callable[[List[str]], bool]] = None) -> List[str]:
+    """Read a followed log in a thread until it ends (or ``until`` says
+    enough, which stops it early), and fail, rather than hang, when that has
+    not happened after ``timeout``. Re-raises what the iterator raised."""
+    got: List[str] = []
+    raised: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            for line in lines:
+                got.append(line)
+                if until is not None and until(got):
+                    break  # closes the generator: every open log
+        except BaseException as err:  # noqa: BLE001 - re-raised below
+            raised.append(err)
+
+    t = threading.Thread(target=run, name="collect-logs", daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        pytest.fail(f"the followed log did not end within {timeout} s; read so far: {got!r}")
+    if raised:
+        raise raised[0]
+    return got
+
+
+def by_pod(lines: List[str]) -> Dict[str, List[str]]:
+    """Split ``[pod-name] line`` lines by pod, keeping each pod's order."""
+    out: Dict[str, List[str]] = {}
+    for line in lines:
+        assert line.startswith("[") and "] " in line, f"not prefixed with its pod: {line!r}"
+        pod, text = line[1:].split("] ", 1)
+        out.setdefault(pod, []).append(text)
+    return out

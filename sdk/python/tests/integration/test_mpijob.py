@@ -26,12 +26,17 @@ from openshift_ai_sdk.training import (
     WaitTimeoutError,
 )
 from openshift_ai_sdk.training.client import core_path, mpijobs_path
+from openshift_ai_sdk.training.logs import pod_name
 
 from .cluster_helpers import (
     EXIT_CODE,
     FINISH_AFTER,
     IMAGE,
+    LOG,
+    LOG_LINES,
     REASON,
+    by_pod,
+    collect,
     create_namespace,
     delete_namespace,
     eventually,
@@ -74,21 +79,29 @@ def test_create_wait_succeeded_get_list_and_logs(client: TrainingClient, namespa
     assert [w.index for w in workers] == [0, 1]
     assert [w.pod_name for w in workers] == ["ok-worker-0", "ok-worker-1"]
 
-    # kwok nodes serve no logs: the API server cannot reach a kubelet. The
-    # SDK says so, naming the pod, like `kubectl odh mpijob logs` does.
-    with pytest.raises(LogsUnavailableError) as launcher_err:
-        job.get_logs()
-    assert "logs of pod ok-launcher" in str(launcher_err.value)
-    assert "kwok" in str(launcher_err.value)
-    assert isinstance(launcher_err.value, RuntimeError)
-    with pytest.raises(LogsUnavailableError, match="logs of pod ok-worker-1"):
-        job.get_logs(worker=1)
-    # Following a finished job reads every pod once and then ends, raising
-    # what it could not read.
-    with pytest.raises(LogsUnavailableError) as all_err:
-        list(job.get_logs(worker="all", follow=True))
-    for pod in ("ok-launcher", "ok-worker-0", "ok-worker-1"):
-        assert f"logs of pod {pod}" in str(all_err.value)
+    # Every simulated container logs LOG_LINES (kwok serves the kubelet API),
+    # read through the API server like any log.
+    [launcher] = [pod_name(p) for p in pods(client, namespace, "training.kubeflow.org/job-name=ok,training.kubeflow.org/job-role=launcher")]
+    assert job.get_logs() == LOG, "the launcher's log by default"
+    assert job.get_logs(worker=1) == LOG
+    assert job.get_logs(worker=0, tail_lines=1) == LOG_LINES[-1] + "\n"
+    assert job.get_logs(tail_lines=2) == "".join(line + "\n" for line in LOG_LINES[-2:])
+    # kwok's lines are dated 2026-01-01: a since_seconds filter selects none.
+    assert job.get_logs(since_seconds=3600) == ""
+    # Every pod: each line prefixed with its pod, pods in display order.
+    order = [launcher, "ok-worker-0", "ok-worker-1"]
+    assert job.get_logs(worker="all") == "".join(f"[{p}] {line}\n" for p in order for line in LOG_LINES)
+    assert job.get_logs(launcher=False, worker="all") == "".join(f"[{p}] {line}\n" for p in order[1:] for line in LOG_LINES)
+    with pytest.raises(ValueError, match="ok has 2 worker.s.: worker takes 0 to 1, not 2"):
+        job.get_logs(worker=2)
+
+    # Following the finished job ends by itself: the launcher has ended and is
+    # read once; the workers still run (clean_pod_policy None) and kwok never
+    # ends their streams, which are closed once quiet since the job is over.
+    followed = collect(job.get_logs(worker="all", follow=True, poll_interval=0.2), timeout=60)
+    assert by_pod(followed) == {p: LOG_LINES for p in order}
+    assert collect(job.get_logs(follow=True, poll_interval=0.2), timeout=60) == LOG_LINES
+    assert collect(job.get_logs(worker=1, follow=True, poll_interval=0.2), timeout=60) == LOG_LINES
 
     with pytest.raises(AlreadyExistsError):
         kwok_job(client, "ok").create()
@@ -130,6 +143,18 @@ def test_running_job_workers_timeout_and_delete(client: TrainingClient, namespac
     assert "still running" in str(err.value)
     assert err.value.job_status is not None and err.value.job_status.phase == "Running"
 
+    # The logs of a running job, now and followed. Following does not end
+    # while the job runs: stop once every pod has logged every line, which
+    # closes the streams, and the client keeps working (the delete below
+    # reuses its connections).
+    assert job.get_logs(worker=0) == LOG
+    [launcher] = [pod_name(p) for p in pods(client, namespace, "training.kubeflow.org/job-name=forever,training.kubeflow.org/job-role=launcher")]
+    want = {p: LOG_LINES for p in (launcher, "forever-worker-0", "forever-worker-1")}
+    followed = collect(
+        job.get_logs(worker="all", follow=True, poll_interval=0.2), timeout=60, until=lambda got: by_pod(got) == want
+    )
+    assert by_pod(followed) == want
+
     job.delete(wait=True, timeout=60)
     with pytest.raises(NotFoundError) as gone:
         MPIJob.get("forever", client=client)
@@ -138,6 +163,34 @@ def test_running_job_workers_timeout_and_delete(client: TrainingClient, namespac
         job.delete()
     job.delete(missing_ok=True)
     eventually("the job's pods deleted by garbage collection", lambda: not pods(client, namespace, "training.kubeflow.org/job-name=forever"))
+
+
+def test_follow_waits_for_the_pods_and_ends_with_the_job(client: TrainingClient, namespace: str) -> None:
+    """Followed from the moment it is created (no pod yet), a job's logs come
+    from the launcher and both workers as they start, and the iterator ends
+    once the job has succeeded: kwok never ends a followed stream, so those of
+    the launcher that ended and of the workers cleanPodPolicy Running deleted
+    are closed once quiet."""
+    job = kwok_job(client, "followed", finish_after="5s").create()
+    followed = collect(job.get_logs(worker="all", follow=True, poll_interval=0.2), timeout=120)
+    assert job.get_status().phase == "Succeeded"
+    [launcher] = [pod_name(p) for p in pods(client, namespace, "training.kubeflow.org/job-name=followed,training.kubeflow.org/job-role=launcher")]
+    assert by_pod(followed) == {p: LOG_LINES for p in (launcher, "followed-worker-0", "followed-worker-1")}
+
+
+def test_logs_of_a_failed_job_whose_pods_were_cleaned_up(client: TrainingClient, namespace: str) -> None:
+    """Where logs really are unavailable: the Job controller deletes the pod of
+    a launcher that failed past its backoffLimit (restartPolicy OnFailure),
+    and cleanPodPolicy Running the workers."""
+    job = kwok_job(client, "crashed", launcher_exit_code=1, backoff_limit=0).create()
+    with pytest.raises(JobFailedError):
+        job.wait_for_completion(timeout=120, poll_interval=0.5)
+    eventually("the failed job's pods deleted", lambda: not pods(client, namespace, "training.kubeflow.org/job-name=crashed"))
+    with pytest.raises(LogsUnavailableError, match="no pods found for the job") as err:
+        job.get_logs(worker="all")
+    assert isinstance(err.value, RuntimeError) and err.value.partial == ""
+    with pytest.raises(LogsUnavailableError, match="no pods found for the job"):
+        collect(job.get_logs(worker="all", follow=True, poll_interval=0.2), timeout=60)
 
 
 def test_failing_job_raises_the_diagnosis(client: TrainingClient, namespace: str) -> None:

@@ -213,7 +213,7 @@ def test_logs_a_kubelet_cannot_serve_raise_a_clear_error_with_what_was_read() ->
     with pytest.raises(LogsUnavailableError) as err:
         MPIJob.from_dict(mpijob(), client=client(t)).get_logs(worker="all")
     assert "logs of pod pi-worker-0: the API server cannot reach the kubelet of node-1" in str(err.value)
-    assert "kwok" in str(err.value)
+    assert "the node may be down or unreachable" in str(err.value)
     assert err.value.partial == "[pi-launcher-x] L\n"
 
 
@@ -224,6 +224,23 @@ def test_logs_of_pods_not_started_or_gone() -> None:
     t = logs_fake([], {})
     with pytest.raises(LogsUnavailableError, match="no pods found"):
         MPIJob.from_dict(mpijob(), client=client(t)).get_logs()
+
+
+def test_logs_of_a_worker_the_job_does_not_have_is_a_usage_error() -> None:
+    t = logs_fake([pod("pi-launcher-x", "launcher"), pod("pi-worker-0", "worker", 0)], {})
+    job = MPIJob.from_dict(mpijob(), client=client(t))
+    with pytest.raises(ValueError, match=r"mpijob ns/pi has 2 worker\(s\): worker takes 0 to 1, not 2"):
+        job.get_logs(worker=2)
+    with pytest.raises(ValueError, match="not 7"):
+        job.get_logs(worker=7, follow=True)
+    assert not [r for r in t.requests if r.path.endswith("/log")]
+
+
+def test_follow_of_a_finished_job_without_pods_says_so() -> None:
+    t = logs_fake([], {})
+    it = MPIJob.from_dict(mpijob(), client=client(t)).get_logs(worker="all", follow=True, poll_interval=0.01)
+    with pytest.raises(LogsUnavailableError, match="no pods found for the job .a finished job's pods may have been cleaned up."):
+        next(it)
 
 
 def test_follow_multiplexes_pods_as_they_start_until_the_job_ends() -> None:

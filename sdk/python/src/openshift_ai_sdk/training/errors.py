@@ -222,7 +222,7 @@ class ClusterUnreachableError(TrainingError, ConnectionError):
 
 class LogsUnavailableError(TrainingError, RuntimeError):
     """A pod's log could not be read: not started yet, cleaned up, or its node's
-    kubelet does not serve logs (simulated kwok nodes never do).
+    kubelet cannot be reached.
 
     Attributes:
         partial: what was read from the other pods before the error.

@@ -505,16 +505,21 @@ class MPIJob:
         Without ``follow``, returns the log text as it is now. With ``follow=True``,
         returns an iterator of lines that waits for pods to start, picks up pods
         that appear later (a relaunched launcher, late workers) and ends once the
-        job has finished and every log has ended::
+        job has finished and every log has ended (a log still open, such as that
+        of a worker kept by ``clean_pod_policy="None"``, ends once it has been
+        quiet for a few seconds after the job finished)::
 
             for line in job.get_logs(worker="all", follow=True):
                 print(line)
 
+        Stopping early (``break``) closes every open log.
+
         Raises:
             LogsUnavailableError: no pods (cleaned up, or still queued), a pod not
                 started yet (without ``follow``), or a log the cluster cannot
-                serve (its node is down; simulated kwok nodes serve none).
-                ``partial`` holds what could be read.
+                serve (its node is down or unreachable). ``partial`` holds what
+                could be read. With ``follow``, raised after the last line.
+            ValueError: nothing selected, or a worker index the job does not have.
         """
         if worker is None and not launcher:
             raise ValueError("nothing to read: pass launcher=True, worker=N or worker='all'")
@@ -522,7 +527,14 @@ class MPIJob:
             raise ValueError(f"worker must be a replica index >= 0 or 'all', not {worker!r}")
         src = _ClusterLogs(self, launcher if worker in (None, "all") else False, worker, container, tail_lines, since_seconds)
         # Fail early, not at the first next(), when the job does not exist.
-        self._read()
+        obj = self._read()
+        if isinstance(worker, int):
+            replicas = (((obj.get("spec") or {}).get("mpiReplicaSpecs") or {}).get("Worker") or {}).get("replicas")
+            n = int(replicas) if isinstance(replicas, int) and not isinstance(replicas, bool) else None
+            if n is not None and worker >= n:
+                ns = self.namespace
+                takes = f"worker takes 0 to {n - 1}" if n > 0 else "it has no worker to read"
+                raise ValueError(f"mpijob {ns}/{self.name} has {n} worker(s): {takes}, not {worker}")
         if follow:
             return follow_logs(src, prefix=worker == "all", poll_interval=poll_interval)
         return read_logs(src, prefix=worker == "all")
@@ -581,7 +593,7 @@ class _ClusterLogs:
                 detail = err.message.split(": ", 1)[1] if err.message.startswith("reading the log of pod ") else err.message
                 raise LogsUnavailableError(
                     f"the API server cannot reach the kubelet of {node} to read the log ({detail}): the node may be down "
-                    "or unreachable; simulated (kwok) nodes serve no logs",
+                    "or unreachable",
                     status=err.status,
                 ) from None
             raise
