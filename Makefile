@@ -75,6 +75,10 @@ krew: ## Package kubectl-odh for krew: per-platform archives and the plugin mani
 console: console-frontend ## Build the web console: the front end (npm), embedded into .cache/bin/console.
 	$(GO) build -o .cache/bin/console ./console/cmd/console
 
+.PHONY: console-screenshots
+console-screenshots: cluster-build ## Refresh docs/images/console-*.png from the console's browser e2e (headless Chromium).
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/images $(GO_TEST) -run TestBrowser ./test/e2e/console/
+
 .PHONY: console-frontend
 console-frontend: ## Build the console's front end (npm ci, vite) into console/frontend/web/dist, which Go embeds.
 	cd console/frontend && npm ci --no-audit --no-fund && npm run build
