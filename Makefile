@@ -99,7 +99,7 @@ cluster-up: ## Start the dev cluster (4 GPU + 2 CPU kwok nodes, Kueue). GPU_NODE
 
 .PHONY: cluster-down
 cluster-down: ## Stop every process of the dev cluster (and the controller `make demo` started).
-	@if [ -f .cache/devcluster/manager.pid ]; then kill "$$(cat .cache/devcluster/manager.pid)" 2>/dev/null || true; rm -f .cache/devcluster/manager.pid; fi
+	@for pid in manager console; do f=.cache/devcluster/$$pid.pid; if [ -f $$f ]; then kill "$$(cat $$f)" 2>/dev/null || true; rm -f $$f; fi; done
 	$(DEVCLUSTER) down
 
 .PHONY: cluster-status

@@ -109,6 +109,22 @@ kubectl -n "$ns" wait --for=condition=Succeeded mpijob/pi --timeout=90s
 kubectl -n "$ns" get mpijob pi
 kubectl -n "$ns" get mpijob pi -o jsonpath='{range .status.conditions[*]}  {.type}={.status} ({.reason}) {.message}{"\n"}{end}'
 
+step "The web console on 127.0.0.1 (the manager's --role=console), acting as user demo-user of namespace $ns"
+kubectl -n "$ns" create serviceaccount demo-user --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n "$ns" create rolebinding demo-user-edit --clusterrole=edit --serviceaccount="$ns:demo-user" \
+	--dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n "$ns" create token demo-user --duration=24h >"$state_dir/console-token"
+(cd console/frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run build --silent >/dev/null)
+if [ -f "$state_dir/console.pid" ]; then kill "$(cat "$state_dir/console.pid")" 2>/dev/null || true; fi
+console_port=$(go run ./tools/devcluster free-port)
+setsid .cache/bin/manager --role=console --kubeconfig="$KUBECONFIG" --console-bind-address="127.0.0.1:$console_port" \
+	--console-static-dir=console/frontend/web/dist --console-dev-token-file="$state_dir/console-token" \
+	>"$state_dir/logs/console.log" 2>&1 < /dev/null &
+echo $! >"$state_dir/console.pid"
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$console_port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "http://127.0.0.1:$console_port/api/v1/whoami" && echo
+echo "console: http://127.0.0.1:$console_port (signed in as demo-user; log $state_dir/logs/console.log)"
+
 step "Done. The cluster keeps running:"
 echo "  export KUBECONFIG=$KUBECONFIG"
 echo "  kubectl odh mpijob get -n $ns -o wide   # the CLI: make cli, then put .cache/bin on PATH"
@@ -116,4 +132,5 @@ echo "  From a notebook (Python SDK, docs/sdk.md):"
 echo "    python3 -m venv .cache/demo-venv && .cache/demo-venv/bin/pip install -e sdk/python jupyterlab"
 echo "    KUBECONFIG=$KUBECONFIG .cache/demo-venv/bin/jupyter lab docs/examples/sdk-quickstart.ipynb"
 echo "  make cluster-status    # what runs where"
-echo "  make cluster-down      # stop it (and the demo's controller)"
+echo "  web console: http://127.0.0.1:$console_port"
+echo "  make cluster-down      # stop it (and the demo's controller and console)"
