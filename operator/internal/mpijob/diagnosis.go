@@ -119,6 +119,33 @@ func diagnosePodFailure(pod *corev1.Pod) Diagnosis {
 	return Diagnosis{ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message))}
 }
 
+// diagnoseRestartedLauncher explains the latest launcher pod whose
+// container ended with an error (now, or before its last restart).
+func diagnoseRestartedLauncher(pods []corev1.Pod) (Diagnosis, bool) {
+	var latest *corev1.Pod
+	var term *corev1.ContainerStateTerminated
+	var name string
+	for i := range pods {
+		p := &pods[i]
+		if latest != nil && p.CreationTimestamp.Before(&latest.CreationTimestamp) {
+			continue
+		}
+		for j := range p.Status.ContainerStatuses {
+			cs := &p.Status.ContainerStatuses[j]
+			for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+				if t != nil && t.ExitCode != 0 {
+					latest, term, name = p, t, cs.Name
+					break
+				}
+			}
+		}
+	}
+	if latest == nil {
+		return Diagnosis{}, false
+	}
+	return diagnoseTermination(podRole(latest), containerSpec(latest, name), term), true
+}
+
 func hasDisruptionTarget(pod *corev1.Pod) bool {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "TerminationByKubelet" {
@@ -214,6 +241,11 @@ func diagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDead
 	var podDiag *Diagnosis
 	if last != nil {
 		d := diagnosePodFailure(last)
+		podDiag = &d
+	} else if d, ok := diagnoseRestartedLauncher(launcherPods); ok {
+		// restartPolicy OnFailure: the failures were container restarts in
+		// a pod that never ended Failed, which the Job controller deletes
+		// on reaching backoffLimit; its last termination still says why.
 		podDiag = &d
 	}
 	if cond != nil && cond.Reason == batchv1.JobReasonBackoffLimitExceeded {

@@ -136,4 +136,22 @@ func TestDiagnoseLauncherJob(t *testing.T) {
 	if d.Reason != ReasonBackoffLimitExceeded {
 		t.Errorf("backoff without pods: %+v", d)
 	}
+	// restartPolicy OnFailure: the pod restarted its container and is being
+	// deleted by the Job controller, never Failed; its last termination
+	// still gives the reason.
+	restarted := failedPod("pi-launcher-xyz", "4Gi", corev1.ContainerStateTerminated{})
+	restarted.Labels = map[string]string{"training.kubeflow.org/job-role": "launcher"}
+	restarted.Status.Phase = corev1.PodRunning
+	restarted.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	restarted.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}}
+	d = diagnoseLauncherJob(failed(batchv1.JobReasonBackoffLimitExceeded), []corev1.Pod{*restarted}, nil)
+	if d.Reason != ReasonOOMKilled || !strings.Contains(d.Message, "OOMKilled at 4Gi") {
+		t.Errorf("backoff after OOMKilled restarts: %+v", d)
+	}
+	// A launcher pod that only ever ran fine gives no reason.
+	healthy := restarted.DeepCopy()
+	healthy.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{}
+	if d := diagnoseLauncherJob(failed(batchv1.JobReasonBackoffLimitExceeded), []corev1.Pod{*healthy}, nil); d.Reason != ReasonBackoffLimitExceeded {
+		t.Errorf("backoff with a healthy pod: %+v", d)
+	}
 }
