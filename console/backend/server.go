@@ -15,10 +15,15 @@ type Options struct {
 	DevToken string
 	// Static serves the front end; nil serves nothing outside /api.
 	Static http.Handler
-	// PrometheusURL and GrafanaURL are shown to the front end for the
-	// Metrics tab; empty when not configured.
+	// PrometheusURL is queried (with the console's own network identity,
+	// after the caller's token has proven they may read the job) for the
+	// Metrics tab and the admin view's GPU utilisation; GrafanaURL is
+	// linked from them. Empty when not configured.
 	PrometheusURL string
 	GrafanaURL    string
+	// PrometheusClient sends the metrics queries; nil is
+	// http.DefaultClient. Each query has its own 5 s timeout.
+	PrometheusClient *http.Client
 	// Version is the console's version, for /api/v1/config.
 	Version string
 }
@@ -55,10 +60,12 @@ func (s *Server) routes() []route {
 		{"GET", job + "/workers", s.authed(s.withJob(s.workers))},
 		{"GET", job + "/events", s.authed(s.withJob(s.events))},
 		{"GET", job + "/logs", s.authed(s.logs)},
+		{"GET", job + "/metrics", s.authed(s.jobMetrics)},
 		{"GET", "/api/v1/trainingjobs", s.authed(s.listTrainingJobs)},
 		{"GET", ns + "/trainingjobs", s.authed(s.listTrainingJobs)},
 		{"GET", ns + "/quota", s.authed(s.namespaceQuota)},
 		{"GET", "/api/v1/quota", s.authed(s.clusterQuota)},
+		{"GET", "/api/v1/admin/gpu-utilization", s.authed(s.clusterGPUUtilization)},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ type Options struct {
 func (o *Options) Bind(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&o.BindAddress, prefix+"bind-address", "127.0.0.1:8080", "address to serve the console on; in a cluster the authenticating proxy in the same pod forwards to it")
 	fs.StringVar(&o.StaticDir, prefix+"static-dir", "", "serve the console's front end from this directory (e.g. console/frontend/web/dist) instead of the embedded one")
-	fs.StringVar(&o.PrometheusURL, prefix+"prometheus-url", "", "Prometheus URL for the console's job metrics (optional)")
+	fs.StringVar(&o.PrometheusURL, prefix+"prometheus-url", "", "Prometheus URL (http or https, e.g. http://prometheus-k8s.monitoring:9090) the console queries for the Metrics tab's charts and the admin view's GPU utilisation (optional)")
 	fs.StringVar(&o.GrafanaURL, prefix+"grafana-url", "", "Grafana URL the console's Metrics tab links to (optional)")
 	fs.StringVar(&o.DevTokenFile, prefix+"dev-token-file", "", "local use only: a file with a bearer token used for console requests that bring none; refused unless the bind address is a loopback address")
 	fs.StringVar(&o.TLSCertFile, prefix+"tls-cert-file", "", "serve the console over HTTPS with this certificate (and the key file)")
@@ -83,12 +84,28 @@ func (o Options) devToken() (string, error) {
 	return token, nil
 }
 
+// checkPrometheusURL refuses a Prometheus URL the console could not query,
+// at start rather than on every Metrics tab.
+func checkPrometheusURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("prometheus URL %q: want http(s)://HOST[:PORT][/PATH], e.g. http://prometheus-k8s.monitoring:9090", s)
+	}
+	return nil
+}
+
 // Handler returns the console's HTTP handler for the apiserver of cfg
 // (only its address and CA are used; every request brings its caller's
 // token), with /healthz for probes.
 func (o Options) Handler(cfg *rest.Config, log *slog.Logger) (http.Handler, error) {
 	token, err := o.devToken()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkPrometheusURL(o.PrometheusURL); err != nil {
 		return nil, err
 	}
 	static := frontend.Embedded()

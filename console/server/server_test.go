@@ -61,3 +61,12 @@ func TestWriteCookieSecret(t *testing.T) {
 		t.Errorf("cookie secrets %q and %q: want 32 random characters each", x, y)
 	}
 }
+
+func TestPrometheusURLChecked(t *testing.T) {
+	for u, ok := range map[string]bool{"": true, "http://prometheus:9090": true, "https://thanos.example.com/prom/": true, "prometheus:9090": false, "ftp://x": false, "http://": false} {
+		_, err := Options{BindAddress: "127.0.0.1:0", PrometheusURL: u}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, slog.New(slog.DiscardHandler))
+		if (err == nil) != ok {
+			t.Errorf("prometheus URL %q: err = %v, want ok = %v", u, err, ok)
+		}
+	}
+}

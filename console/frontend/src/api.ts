@@ -3,6 +3,7 @@
 // authenticating proxy the proxy adds it and none is stored here.
 import type {
   ApiErrorBody,
+  ClusterGPU,
   ClusterQuota,
   ConsoleConfig,
   CreateResponse,
@@ -10,6 +11,7 @@ import type {
   Identity,
   JobDetails,
   JobForm,
+  JobMetrics,
   PodView,
   QuotaView,
   TrainingJobList,
@@ -105,6 +107,11 @@ export const api = {
   resume: (ns: string, name: string) => request<unknown>('POST', `${jobPath(ns, name)}/resume`),
   quota: (ns: string) => request<QuotaView>('GET', `/api/v1/namespaces/${enc(ns)}/quota`),
   clusterQuota: () => request<ClusterQuota>('GET', '/api/v1/quota'),
+  // metrics of a job over range (a Go duration such as 6h); the job's
+  // lifetime, capped at 24h, without one.
+  metrics: (ns: string, name: string, range?: string) =>
+    request<JobMetrics>('GET', `${jobPath(ns, name)}/metrics${range ? `?range=${enc(range)}` : ''}`),
+  gpuUtilization: () => request<ClusterGPU>('GET', '/api/v1/admin/gpu-utilization'),
   logsURL: (ns: string, name: string, selector: LogSelector, opts: { follow?: boolean; download?: boolean } = {}) => {
     const q = new URLSearchParams({ role: selector.role });
     if (selector.role === 'worker') q.set('index', String(selector.index ?? 0));

@@ -188,3 +188,36 @@ export interface ClusterQuota {
   clusterQueues: ClusterQueueView[];
   kueue: boolean;
 }
+
+// Point is one sample of a metrics series: [unix seconds, value].
+export type Point = [number, number];
+
+export interface MetricsSeries {
+  // gpuUtilization is the average busy percentage (0-100) of the job's GPUs.
+  gpuUtilization: Point[];
+  samplesPerSecond: Point[];
+  // scalingEfficiency is a ratio: 1 is linear scaling.
+  scalingEfficiency: Point[];
+}
+
+export interface JobMetrics {
+  // prometheus is false when the console has no Prometheus URL.
+  prometheus: boolean;
+  series?: MetricsSeries;
+  start?: number;
+  end?: number;
+  step?: number;
+  // grafana links to the job's GPU dashboard; empty when not configured.
+  grafana: string;
+}
+
+export interface NamespaceGPU {
+  namespace: string;
+  gpuUtilization?: number;
+  gpusAllocated?: number;
+}
+
+export interface ClusterGPU {
+  prometheus: boolean;
+  namespaces: NamespaceGPU[];
+}

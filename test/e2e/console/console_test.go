@@ -339,6 +339,8 @@ func TestTeamIsolation(t *testing.T) {
 		{http.MethodGet, j + "/events", nil},
 		{http.MethodGet, j + "/logs", nil},
 		{http.MethodGet, j + "/logs?role=worker&index=0&follow=true", nil},
+		{http.MethodGet, j + "/metrics", nil},
+		{http.MethodGet, "/api/v1/admin/gpu-utilization", nil},
 		{http.MethodGet, nsB + "/quota", nil},
 		{http.MethodGet, "/api/v1/quota", nil},
 		{http.MethodPost, nsB + "/mpijobs?dryRun=true", form("intruder", 1)},

@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'react';
-import { Content, PageSection, Progress, ProgressMeasureLocation, Spinner, Title } from '@patternfly/react-core';
+import { Alert, Content, PageSection, Progress, ProgressMeasureLocation, Spinner, Title } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api } from '../api';
-import { ErrorAlert } from '../components/ErrorAlert';
-import type { ClusterQuota, Usage } from '../types';
+import { ErrorAlert, errorText } from '../components/ErrorAlert';
+import type { ClusterGPU, ClusterQuota, NamespaceGPU, Usage } from '../types';
 import { JobsList } from './JobsList';
 
 function UsageBar({ u, label }: { u: Usage; label: string }) {
@@ -20,20 +20,43 @@ function UsageBar({ u, label }: { u: Usage; label: string }) {
   );
 }
 
-// AdminView is every namespace's jobs and quotas, for users who may list
+// gpuText is a namespace's GPU utilisation cell.
+function gpuText(g: NamespaceGPU | undefined): string {
+  if (!g) return 'no MPIJob GPUs';
+  const allocated = g.gpusAllocated !== undefined ? `${g.gpusAllocated} GPU${g.gpusAllocated === 1 ? '' : 's'} allocated` : '';
+  if (g.gpuUtilization === undefined) return allocated ? `no samples (${allocated})` : 'no samples';
+  return `${Math.round(g.gpuUtilization)}%` + (allocated ? ` (${allocated})` : '');
+}
+
+// AdminView is every namespace's jobs and quotas, with their GPU
+// utilisation where Prometheus is configured, for users who may list
 // MPIJobs cluster-wide.
 export function AdminView({ pollMs }: { pollMs?: number }) {
   const [q, setQ] = useState<ClusterQuota | null>(null);
   const [err, setErr] = useState<unknown>(null);
+  const [gpu, setGPU] = useState<ClusterGPU | null>(null);
+  const [gpuErr, setGPUErr] = useState<unknown>(null);
   useEffect(() => {
     api.clusterQuota().then(setQ).catch(setErr);
+    api.gpuUtilization().then(setGPU).catch(setGPUErr);
   }, []);
+  // The GPU column shows when Prometheus answers; namespaces with GPU
+  // samples but no quota get a row of their own.
+  const showGPU = gpu?.prometheus === true;
+  const gpuByNS = new Map((gpu?.namespaces ?? []).map((g) => [g.namespace, g]));
+  const quotaNS = new Set(q?.namespaces.map((ns) => ns.namespace) ?? []);
+  const gpuOnly = showGPU ? (gpu?.namespaces ?? []).filter((g) => !quotaNS.has(g.namespace)) : [];
   return (
     <>
       <PageSection>
         <Title headingLevel="h1">Cluster quotas</Title>
         {err !== null && <ErrorAlert err={err} />}
         {!q && err === null && <Spinner aria-label="Loading quotas" />}
+        {gpuErr !== null && (
+          <Alert variant="warning" isInline component="h2" title="GPU utilisation unavailable">
+            {errorText(gpuErr)}
+          </Alert>
+        )}
         {q && !q.kueue && <Content component="p">Kueue is not installed: only ResourceQuotas are shown.</Content>}
         {q && q.clusterQueues.length > 0 && (
           <Table aria-label="Cluster queues" variant="compact">
@@ -72,38 +95,72 @@ export function AdminView({ pollMs }: { pollMs?: number }) {
             <Thead>
               <Tr>
                 <Th>Namespace</Th>
+                {showGPU && <Th>GPU utilisation</Th>}
                 <Th>Quota</Th>
                 <Th>Resource</Th>
                 <Th>Usage</Th>
               </Tr>
             </Thead>
             <Tbody>
-              {q.namespaces.flatMap((ns) => [
-                ...ns.resourceQuotas.flatMap((rq) =>
-                  rq.resources.map((r) => (
-                    <Tr key={`${ns.namespace}/rq/${rq.name}/${r.resource}`}>
+              {q.namespaces.flatMap((ns) => {
+                let first = true;
+                // The namespace's GPU utilisation, on its first row.
+                const gpuCell = () => {
+                  if (!showGPU) return null;
+                  const cell = <Td dataLabel="GPU utilisation">{first ? gpuText(gpuByNS.get(ns.namespace)) : ''}</Td>;
+                  first = false;
+                  return cell;
+                };
+                const rows = [
+                  ...ns.resourceQuotas.flatMap((rq) =>
+                    rq.resources.map((r) => (
+                      <Tr key={`${ns.namespace}/rq/${rq.name}/${r.resource}`}>
+                        <Td dataLabel="Namespace">{ns.namespace}</Td>
+                        {gpuCell()}
+                        <Td dataLabel="Quota">ResourceQuota {rq.name}</Td>
+                        <Td dataLabel="Resource">{r.resource}</Td>
+                        <Td dataLabel="Usage">
+                          <UsageBar u={r} label={`${ns.namespace} ${r.resource}`} />
+                        </Td>
+                      </Tr>
+                    )),
+                  ),
+                  ...ns.localQueues.flatMap((lq) =>
+                    lq.usage.map((r) => (
+                      <Tr key={`${ns.namespace}/lq/${lq.name}/${r.flavor}/${r.resource}`}>
+                        <Td dataLabel="Namespace">{ns.namespace}</Td>
+                        {gpuCell()}
+                        <Td dataLabel="Quota">LocalQueue {lq.name}</Td>
+                        <Td dataLabel="Resource">
+                          {r.resource} ({r.flavor})
+                        </Td>
+                        <Td dataLabel="Usage">{r.used} reserved</Td>
+                      </Tr>
+                    )),
+                  ),
+                ];
+                if (rows.length === 0 && showGPU && gpuByNS.has(ns.namespace)) {
+                  rows.push(
+                    <Tr key={`${ns.namespace}/none`}>
                       <Td dataLabel="Namespace">{ns.namespace}</Td>
-                      <Td dataLabel="Quota">ResourceQuota {rq.name}</Td>
-                      <Td dataLabel="Resource">{r.resource}</Td>
-                      <Td dataLabel="Usage">
-                        <UsageBar u={r} label={`${ns.namespace} ${r.resource}`} />
-                      </Td>
-                    </Tr>
-                  )),
-                ),
-                ...ns.localQueues.flatMap((lq) =>
-                  lq.usage.map((r) => (
-                    <Tr key={`${ns.namespace}/lq/${lq.name}/${r.flavor}/${r.resource}`}>
-                      <Td dataLabel="Namespace">{ns.namespace}</Td>
-                      <Td dataLabel="Quota">LocalQueue {lq.name}</Td>
-                      <Td dataLabel="Resource">
-                        {r.resource} ({r.flavor})
-                      </Td>
-                      <Td dataLabel="Usage">{r.used} reserved</Td>
-                    </Tr>
-                  )),
-                ),
-              ])}
+                      {gpuCell()}
+                      <Td dataLabel="Quota">none</Td>
+                      <Td dataLabel="Resource" />
+                      <Td dataLabel="Usage" />
+                    </Tr>,
+                  );
+                }
+                return rows;
+              })}
+              {gpuOnly.map((g) => (
+                <Tr key={`${g.namespace}/gpu`}>
+                  <Td dataLabel="Namespace">{g.namespace}</Td>
+                  <Td dataLabel="GPU utilisation">{gpuText(g)}</Td>
+                  <Td dataLabel="Quota">none</Td>
+                  <Td dataLabel="Resource" />
+                  <Td dataLabel="Usage" />
+                </Tr>
+              ))}
             </Tbody>
           </Table>
         )}

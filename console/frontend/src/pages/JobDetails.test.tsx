@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { mockFetch } from '../test/fetchMock';
 import type { JobDetails as Details } from '../types';
-import { JobDetails } from './JobDetails';
+import { JobDetails, Metrics } from './JobDetails';
 
 const details = (status: string): Details => ({
   summary: { type: 'MPIJob', namespace: 'team-a', name: 'pi', status, workers: 2, activeWorkers: 0, gpus: 2, created: new Date().toISOString() },
@@ -27,6 +27,7 @@ describe('JobDetails', () => {
       if (c.url === '/api/v1/namespaces/team-a/mpijobs/pi/events')
         return { json: { items: [{ type: 'Warning', reason: 'OOMKilled', object: 'Pod/pi-worker-1', message: 'container mpi OOMKilled', count: 1, time: new Date().toISOString() }] } };
       if (c.url.startsWith('/api/v1/namespaces/team-a/mpijobs/pi/logs')) return { text: 'step 1 loss 0.9\nstep 2 loss 0.5\n' };
+      if (c.url === '/api/v1/namespaces/team-a/mpijobs/pi/metrics') return { json: { prometheus: false, grafana: '' } };
       return undefined;
     });
     render(<JobDetails namespace="team-a" name="pi" pollMs={60000} />);
@@ -51,7 +52,7 @@ describe('JobDetails', () => {
     await waitFor(() => expect(calls.some((c) => c.url === '/api/v1/namespaces/team-a/mpijobs/pi/logs?role=worker&index=1')).toBe(true));
 
     await user.click(screen.getByRole('tab', { name: 'Metrics' }));
-    expect(screen.getByText(/Metrics are not configured/)).toBeInTheDocument();
+    expect(await screen.findByText(/Metrics are not configured/)).toBeInTheDocument();
   });
 
   it('suspends a running job and shows a forbidden action', async () => {
@@ -72,5 +73,68 @@ describe('JobDetails', () => {
     mockFetch(() => ({ status: 404, json: { error: 'mpijobs.kubeflow.org "nope" not found', reason: 'NotFound' } }));
     render(<JobDetails namespace="team-a" name="nope" pollMs={60000} />);
     expect(await screen.findByText(/"nope" not found/)).toBeInTheDocument();
+  });
+});
+
+describe('Metrics tab', () => {
+  const t0 = 1767322800;
+  const series = (values: number[]) => values.map((v, i) => [t0 + 60 * i, v] as [number, number]);
+
+  it('charts GPU utilisation and throughput and shows the scaling efficiency', async () => {
+    const calls = mockFetch((c) =>
+      c.url.startsWith('/api/v1/namespaces/team-a/mpijobs/pi/metrics')
+        ? {
+            json: {
+              prometheus: true,
+              start: t0,
+              end: t0 + 180,
+              step: 60,
+              series: { gpuUtilization: series([80, 85, 90.5]), samplesPerSecond: series([1200, 1250, 1300]), scalingEfficiency: series([0.9, 0.92]) },
+              grafana: 'https://grafana.example.com/d/mpijob-gpu?var-namespace=team-a&var-mpijob=pi',
+            },
+          }
+        : undefined,
+    );
+    render(<Metrics namespace="team-a" name="pi" finished />);
+    const gpu = await screen.findByRole('img', { name: 'GPU utilisation' });
+    expect(gpu).toHaveAccessibleDescription(/3 samples .* latest 90\.5 %, lowest 80 %, highest 90\.5 %/);
+    expect(gpu.querySelector('path')?.getAttribute('d')).toMatch(/^M.* L.* L.*$/);
+    expect(screen.getByRole('img', { name: 'Throughput' })).toHaveAccessibleDescription(/latest 1300 samples\/s/);
+    expect(screen.getByText('92% of linear scaling')).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'Open in Grafana' })).toHaveAttribute('href', 'https://grafana.example.com/d/mpijob-gpu?var-namespace=team-a&var-mpijob=pi');
+    expect(calls[0].url).toBe('/api/v1/namespaces/team-a/mpijobs/pi/metrics');
+
+    const user = userEvent.setup();
+    await user.selectOptions(screen.getByLabelText('Time range'), '6h');
+    await waitFor(() => expect(calls.some((c) => c.url === '/api/v1/namespaces/team-a/mpijobs/pi/metrics?range=6h')).toBe(true));
+  });
+
+  it('says when a series has no samples', async () => {
+    mockFetch(() => ({ json: { prometheus: true, step: 60, series: { gpuUtilization: [], samplesPerSecond: [], scalingEfficiency: [] }, grafana: '' } }));
+    render(<Metrics namespace="team-a" name="pi" finished />);
+    expect(await screen.findByRole('img', { name: 'GPU utilisation' })).toHaveAccessibleDescription('No samples in this range.');
+    expect(screen.getAllByText('No data in this range')).toHaveLength(2);
+    expect(screen.getByText(/no data: the training script exposes no/)).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Open in Grafana' })).not.toBeInTheDocument();
+  });
+
+  it('links Grafana when Prometheus is not configured', async () => {
+    mockFetch(() => ({ json: { prometheus: false, grafana: 'https://grafana.example.com/d/mpijob-gpu?var-namespace=team-a&var-mpijob=pi' } }));
+    render(<Metrics namespace="team-a" name="pi" finished />);
+    expect(await screen.findByRole('heading', { name: 'Metrics are not configured' })).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'Grafana dashboard' })).toHaveAttribute('href', 'https://grafana.example.com/d/mpijob-gpu?var-namespace=team-a&var-mpijob=pi');
+    expect(screen.queryByRole('img')).not.toBeInTheDocument();
+  });
+
+  it('shows Prometheus errors', async () => {
+    mockFetch(() => ({
+      status: 502,
+      json: { error: 'Prometheus at http://prometheus:9090 is unreachable: dial tcp: connection refused', reason: 'BadGateway' },
+    }));
+    render(<Metrics namespace="team-a" name="pi" finished config={{ version: 'v1', metrics: true, grafanaURL: 'https://grafana.example.com/', quickstartURL: '' }} />);
+    expect(await screen.findByText('Metrics unavailable')).toBeInTheDocument();
+    expect(screen.getByText(/Prometheus at http:\/\/prometheus:9090 is unreachable/)).toBeInTheDocument();
+    // Grafana may still work: the link stays.
+    expect(screen.getByRole('link', { name: 'Open in Grafana' })).toHaveAttribute('href', 'https://grafana.example.com/d/mpijob-gpu');
   });
 });

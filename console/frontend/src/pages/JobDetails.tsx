@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import {
   Alert,
   Breadcrumb,
@@ -11,6 +11,8 @@ import {
   DescriptionListDescription,
   DescriptionListGroup,
   DescriptionListTerm,
+  EmptyState,
+  EmptyStateBody,
   Flex,
   FlexItem,
   FormSelect,
@@ -34,10 +36,11 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { LogViewer } from '@patternfly/react-log-viewer';
 import { api, followLogs, type LogSelector } from '../api';
 import { ErrorAlert, errorText } from '../components/ErrorAlert';
+import { LineChart } from '../components/LineChart';
 import { StatusLabel } from '../components/StatusLabel';
 import { age } from '../components/time';
 import { navigate } from '../router';
-import type { ConsoleConfig, EventView, JobDetails as Details } from '../types';
+import type { ConsoleConfig, EventView, JobDetails as Details, JobMetrics } from '../types';
 
 export interface JobDetailsProps {
   namespace: string;
@@ -155,7 +158,7 @@ export function JobDetails({ namespace, name, config, pollMs = 5000 }: JobDetail
           <Logs namespace={namespace} name={name} workers={s.workers} finished={finished} />
         </Tab>
         <Tab eventKey="metrics" title={<TabTitleText>Metrics</TabTitleText>}>
-          <Metrics config={config} namespace={namespace} name={name} />
+          <Metrics config={config} namespace={namespace} name={name} finished={finished} />
         </Tab>
         <Tab eventKey="events" title={<TabTitleText>Events</TabTitleText>}>
           <Events namespace={namespace} name={name} />
@@ -350,24 +353,135 @@ export function Logs({ namespace, name, workers, finished }: { namespace: string
   );
 }
 
-function Metrics({ config, namespace, name }: { config?: ConsoleConfig | null; namespace: string; name: string }) {
-  if (config?.grafanaURL) {
-    const url = `${config.grafanaURL.replace(/\/$/, '')}/d/mpijob-gpu`;
+const metricsRanges: [string, string][] = [
+  ['', 'Job lifetime (up to 24 h)'],
+  ['1h', 'Last hour'],
+  ['6h', 'Last 6 hours'],
+  ['24h', 'Last 24 hours'],
+  ['168h', 'Last 7 days'],
+];
+
+function GrafanaLink({ url, children }: { url: string; children: ReactNode }) {
+  return (
+    <a href={url} target="_blank" rel="noreferrer">
+      {children}
+    </a>
+  );
+}
+
+// Metrics charts the job's GPU utilisation and throughput from the
+// console's Prometheus, and links to Grafana where it is configured.
+export function Metrics({
+  config,
+  namespace,
+  name,
+  finished,
+  refreshMs = 30000,
+}: {
+  config?: ConsoleConfig | null;
+  namespace: string;
+  name: string;
+  finished?: boolean;
+  refreshMs?: number;
+}) {
+  const [range, setRange] = useState('');
+  const [m, setM] = useState<JobMetrics | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+
+  const load = useCallback(async () => {
+    setLoading(true);
+    try {
+      setM(await api.metrics(namespace, name, range || undefined));
+      setErr(null);
+    } catch (e) {
+      setErr(e);
+    } finally {
+      setLoading(false);
+    }
+  }, [namespace, name, range]);
+  useEffect(() => {
+    void load();
+    if (finished) return;
+    const t = setInterval(() => void load(), refreshMs);
+    return () => clearInterval(t);
+  }, [load, finished, refreshMs]);
+
+  const fallbackGrafana = config?.grafanaURL ? `${config.grafanaURL.replace(/\/$/, '')}/d/mpijob-gpu` : '';
+  const grafana = m?.grafana || fallbackGrafana;
+
+  if (m && !m.prometheus) {
     return (
-      <Content component="p">
-        GPU utilisation and throughput of this job are on the{' '}
-        <a href={url} target="_blank" rel="noreferrer">
-          Grafana dashboard
-        </a>{' '}
-        (job {name} in namespace {namespace}).
-      </Content>
+      <EmptyState titleText="Metrics are not configured" headingLevel="h2" variant="sm">
+        <EmptyStateBody>
+          The console has no Prometheus to chart this job&apos;s GPU utilisation and throughput from. Start it with{' '}
+          <code>--prometheus-url</code> (the platform&apos;s <code>spec.console.prometheusURL</code>); docs/observability.md
+          lists the recording rules it reads.
+          {grafana && (
+            <>
+              {' '}
+              Meanwhile the <GrafanaLink url={grafana}>Grafana dashboard</GrafanaLink> shows job {name} in namespace {namespace}.
+            </>
+          )}
+        </EmptyStateBody>
+      </EmptyState>
     );
   }
+
+  const s = m?.series;
+  const eff = s?.scalingEfficiency.length ? s.scalingEfficiency[s.scalingEfficiency.length - 1][1] : undefined;
   return (
-    <Content component="p">
-      Metrics are not configured. Start the console with <code>--prometheus-url</code> and <code>--grafana-url</code>, and see
-      docs/observability.md for the dashboards.
-    </Content>
+    <>
+      <Toolbar>
+        <ToolbarContent>
+          <ToolbarItem>
+            <FormSelect aria-label="Time range" value={range} onChange={(_e, v) => setRange(v)}>
+              {metricsRanges.map(([v, label]) => (
+                <FormSelectOption key={v} value={v} label={label} />
+              ))}
+            </FormSelect>
+          </ToolbarItem>
+          <ToolbarItem>
+            <Button variant="secondary" onClick={() => void load()} isDisabled={loading}>
+              Refresh
+            </Button>
+          </ToolbarItem>
+          {grafana && (
+            <ToolbarItem alignSelf="center">
+              <GrafanaLink url={grafana}>Open in Grafana</GrafanaLink>
+            </ToolbarItem>
+          )}
+        </ToolbarContent>
+      </Toolbar>
+      {err !== null && (
+        <Alert variant="danger" isInline component="h2" title="Metrics unavailable">
+          {errorText(err)}
+        </Alert>
+      )}
+      {!s && err === null && <Spinner aria-label="Loading metrics" />}
+      {s && (
+        <>
+          <Flex>
+            <FlexItem style={{ flex: '1 1 360px' }}>
+              <LineChart title="GPU utilisation" unit="%" yMax={100} points={s.gpuUtilization} step={m?.step} />
+            </FlexItem>
+            <FlexItem style={{ flex: '1 1 360px' }}>
+              <LineChart title="Throughput" unit="samples/s" points={s.samplesPerSecond} step={m?.step} />
+            </FlexItem>
+          </Flex>
+          <DescriptionList isHorizontal>
+            <DescriptionListGroup>
+              <DescriptionListTerm>Scaling efficiency</DescriptionListTerm>
+              <DescriptionListDescription>
+                {eff !== undefined
+                  ? `${Math.round(eff * 100)}% of linear scaling`
+                  : 'no data: the training script exposes no mpijob_training_baseline_samples_per_second (see docs/observability.md)'}
+              </DescriptionListDescription>
+            </DescriptionListGroup>
+          </DescriptionList>
+        </>
+      )}
+    </>
   );
 }
 
