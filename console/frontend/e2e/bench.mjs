@@ -1,12 +1,13 @@
 // Measures in real headless Chromium how long the console takes from
 // navigation to the training jobs list rendered: the first page of rows
-// (the list pages on the client, 50 rows a page) with the pagination
+// (the list pages on the client, 20 rows a page) with the pagination
 // showing the total. `go run ./tools/bench --console-only` runs it with:
 //
 //   CONSOLE_URL, TOKEN, NAMESPACE, EXPECT (the total), RUNS, CHROMIUM
 //
 // and reads one JSON line: {"ms": [...], "rows": N, "total": "...",
-// "phases": {"domContentLoaded": [...], "whoami": [...], "list": [...]}}.
+// "phases": {"script": [...], "stylesheet": [...], "domContentLoaded": [...],
+// "whoami": [...], "list": [...], "rendered": [...]}}, in ms since navigation start.
 import { chromium } from 'playwright-core';
 
 const base = process.env.CONSOLE_URL.replace(/\/$/, '');
@@ -23,7 +24,7 @@ const browser = await chromium.launch({
 const ms = [];
 // Where the time goes, per run: the document loaded (scripts and styles
 // parsed), who-am-I answered, the list answered (navigation start = 0).
-const phases = { domContentLoaded: [], whoami: [], list: [] };
+const phases = { script: [], stylesheet: [], domContentLoaded: [], whoami: [], list: [], rendered: [] };
 let rows = 0;
 let total = '';
 // One untimed warm-up run fills the browser's HTTP cache with the hashed
@@ -45,7 +46,7 @@ for (let i = 0; i <= runs; i++) {
     (want) => {
       const n = document.querySelectorAll('table[aria-label="Training jobs"] tbody tr').length;
       const pag = document.querySelector('.pf-v6-c-pagination')?.textContent ?? '';
-      return n >= Math.min(want, 10) && pag.includes(String(want)) ? { n, pag } : null;
+      return n >= Math.min(want, 10) && pag.includes(String(want)) ? { n, pag, at: performance.now() } : null;
     },
     expect,
     { timeout: 60000, polling: 'raf' },
@@ -55,11 +56,14 @@ for (let i = 0; i <= runs; i++) {
   const t = await page.evaluate(() => {
     const end = (re) => performance.getEntriesByType('resource').find((e) => re.test(e.name))?.responseEnd ?? -1;
     return {
+      script: end(/\/assets\/.*\.js$/),
+      stylesheet: end(/\/assets\/.*\.css$/),
       domContentLoaded: performance.getEntriesByType('navigation')[0]?.domContentLoadedEventEnd ?? -1,
       whoami: end(/\/api\/v1\/whoami/),
       list: end(/\/trainingjobs/),
     };
   });
+  t.rendered = v.at;
   if (i > 0) for (const k of Object.keys(phases)) phases[k].push(Math.round(t[k]));
   rows = v.n;
   total = (/of\s*(\d+)/.exec(v.pag) ?? [])[1] ?? v.pag;

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import {
   Button,
   Masthead,
@@ -16,13 +16,16 @@ import {
   ToolbarContent,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { api, ApiError, getToken, prefetchTrainingJobs, setToken } from './api';
+import { api, ApiError, awaitPrefetchedTrainingJobs, getToken, prefetchTrainingJobs, setToken } from './api';
 import { ErrorAlert } from './components/ErrorAlert';
 import { TokenLogin } from './components/TokenLogin';
-import { AdminView } from './pages/AdminView';
-import { CreateWizard } from './pages/CreateWizard';
-import { JobDetails } from './pages/JobDetails';
 import { JobsList } from './pages/JobsList';
+
+// The list is the landing page and comes with the application; the other
+// pages (the log viewer, the wizard, YAML) load when first opened.
+const AdminView = lazy(() => import('./pages/AdminView').then((m) => ({ default: m.AdminView })));
+const CreateWizard = lazy(() => import('./pages/CreateWizard').then((m) => ({ default: m.CreateWizard })));
+const JobDetails = lazy(() => import('./pages/JobDetails').then((m) => ({ default: m.JobDetails })));
 import { navigate, parseRoute, usePath } from './router';
 import type { ConsoleConfig, Identity } from './types';
 
@@ -37,19 +40,27 @@ function defaultNamespace(id: Identity): string {
   return m ? m[1] : 'default';
 }
 
-export function App() {
+export interface AppProps {
+  // initial is the caller's identity when main.tsx already has it (the
+  // prefetched who-am-I); App then skips its own sign-in call.
+  initial?: Identity;
+}
+
+export function App({ initial }: AppProps = {}) {
   const path = usePath();
   const route = parseRoute(path);
-  const [id, setId] = useState<Identity | null>(null);
+  const [id, setId] = useState<Identity | null>(initial ?? null);
   const [authErr, setAuthErr] = useState<unknown>(null);
   const [config, setConfig] = useState<ConsoleConfig | null>(null);
-  const [namespace, setNamespace] = useState('');
+  const [namespace, setNamespace] = useState(() => (initial ? defaultNamespace(initial) : ''));
+  const signedIn = useRef(initial !== undefined);
 
   const signIn = useCallback(() => {
     setAuthErr(null);
-    api
-      .whoami()
-      .then((i) => {
+    // Sign-in waits for a prefetched list too, so the list page's first
+    // render has its rows.
+    Promise.all([api.whoami(), awaitPrefetchedTrainingJobs()])
+      .then(([i]) => {
         setId(i);
         setNamespace(defaultNamespace(i));
       })
@@ -57,10 +68,11 @@ export function App() {
   }, []);
   useEffect(() => {
     // A returning user's list is asked for with who-am-I, not after it.
+    api.config().then(setConfig).catch(() => setConfig(null));
+    if (signedIn.current) return;
     const saved = localStorage.getItem(nsKey);
     if (saved && parseRoute(window.location.pathname).page === 'jobs') prefetchTrainingJobs(saved);
     signIn();
-    api.config().then(setConfig).catch(() => setConfig(null));
   }, [signIn]);
 
   const chooseNamespace = (ns: string) => {
@@ -158,7 +170,15 @@ export function App() {
   }
   return (
     <Page masthead={masthead} isContentFilled>
-      {body}
+      <Suspense
+        fallback={
+          <PageSection>
+            <Spinner aria-label="Loading the page" />
+          </PageSection>
+        }
+      >
+        {body}
+      </Suspense>
     </Page>
   );
 }

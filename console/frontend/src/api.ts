@@ -51,6 +51,10 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     headers: headers(body === undefined ? undefined : { 'Content-Type': 'application/json' }),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  return decode<T>(resp);
+}
+
+async function decode<T>(resp: Response): Promise<T> {
   const text = await resp.text();
   let data: unknown = undefined;
   try {
@@ -72,21 +76,78 @@ const trainingJobsPath = (namespace: string | null, types: string[]) => {
   return base + (types.length ? `?type=${enc(types.join(','))}` : '');
 };
 
+// What public/prefetch.js asked for while the application loaded.
+interface EarlyRequests {
+  at: number;
+  token: string | null;
+  namespace: string | null;
+  whoami: Promise<Response>;
+  list: Promise<Response> | null;
+}
+
+declare global {
+  interface Window {
+    __mpijobConsolePrefetch?: EarlyRequests;
+  }
+}
+
+// early takes over one of prefetch.js's answers: once, while fresh, and
+// only when it was asked with the token in use now.
+function early<T>(key: 'whoami' | 'list', namespace?: string | null): Promise<T> | null {
+  const e = window.__mpijobConsolePrefetch;
+  const r = e?.[key];
+  if (!e || !r || Date.now() - e.at > 5000 || e.token !== getToken()) return null;
+  if (key === 'list' && e.namespace !== namespace) return null;
+  e[key] = null as never;
+  return r.then((resp) => decode<T>(resp));
+}
+
 // A list asked for before sign-in finished (the namespace saved by the
 // last visit), so that the list and who-am-I travel together. It is used
 // once, while fresh; a failed prefetch is asked again.
 let prefetched: { namespace: string; at: number; list: Promise<TrainingJobList> } | null = null;
 
 export function prefetchTrainingJobs(namespace: string): void {
-  const list = request<TrainingJobList>('GET', trainingJobsPath(namespace, []));
+  const list = early<TrainingJobList>('list', namespace) ?? request<TrainingJobList>('GET', trainingJobsPath(namespace, []));
   list.catch(() => undefined);
   prefetched = { namespace, at: Date.now(), list };
+}
+// The prefetched list once it has arrived, kept for the list page's first
+// render (see awaitPrefetchedTrainingJobs).
+let arrived: { namespace: string; list: TrainingJobList } | null = null;
+
+// awaitPrefetchedTrainingJobs waits for the prefetched list, if any, so that
+// sign-in can show the list page with its rows at once instead of a spinner
+// first. A failed prefetch is left for the page to ask again.
+export async function awaitPrefetchedTrainingJobs(): Promise<void> {
+  const p = prefetched;
+  if (!p) return;
+  try {
+    const list = await p.list;
+    if (prefetched === p) {
+      prefetched = null;
+      arrived = { namespace: p.namespace, list };
+    }
+  } catch {
+    // The page asks again.
+  }
+}
+
+// takeArrivedTrainingJobs hands the arrived list to the page, once.
+export function takeArrivedTrainingJobs(namespace: string | null): TrainingJobList | null {
+  const a = arrived;
+  if (!a || a.namespace !== namespace) return null;
+  arrived = null;
+  return a.list;
 }
 const jobPath = (ns: string, name: string) => `/api/v1/namespaces/${enc(ns)}/mpijobs/${enc(name)}`;
 
 export const api = {
   config: () => request<ConsoleConfig>('GET', '/api/v1/config'),
-  whoami: () => request<Identity>('GET', '/api/v1/whoami'),
+  whoami: () => {
+    const fresh = () => request<Identity>('GET', '/api/v1/whoami');
+    return early<Identity>('whoami')?.catch(fresh) ?? fresh();
+  },
   namespaces: () => request<{ items: string[]; canList: boolean }>('GET', '/api/v1/namespaces'),
   trainingJobs: (namespace: string | null, types: string[] = []) => {
     const fresh = () => request<TrainingJobList>('GET', trainingJobsPath(namespace, types));
