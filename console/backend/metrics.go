@@ -32,9 +32,11 @@ const (
 	grafanaGPUDashboard = "mpijob-gpu"
 )
 
+// prometheusTimeout bounds each query the console sends (a variable for
+// tests).
+var prometheusTimeout = 5 * time.Second
+
 const (
-	// prometheusTimeout bounds each query the console sends.
-	prometheusTimeout = 5 * time.Second
 	// metricsPoints is about how many points a series of the Metrics tab
 	// has: the step is the range divided by it.
 	metricsPoints = 120

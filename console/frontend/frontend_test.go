@@ -32,11 +32,8 @@ func npm(t *testing.T, args ...string) {
 
 // TestFrontend installs the front end's locked dependencies when they
 // changed, runs its component tests (Vitest, jsdom) and builds it into
-// web/dist, which the console binary embeds. -short skips it.
+// web/dist, which the console binary embeds.
 func TestFrontend(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: not running npm")
-	}
 	if _, err := exec.LookPath("npm"); err != nil {
 		t.Fatal("npm not found: install Node.js 20.19 or newer (the console's front end is built with npm)")
 	}

@@ -113,9 +113,6 @@ type browserReport struct {
 // or to CONSOLE_SCREENSHOTS (make console-screenshots: docs/images).
 func TestBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
-	if testing.Short() {
-		t.Skip("-short: not running the browser")
-	}
 	tn := setUp(t)
 	dist := builtFrontend(t)
 	ctx := context.Background()
