@@ -2,17 +2,29 @@ package observability_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mpijob-platform/mpijob-platform/console/backend"
+	consoleserver "github.com/mpijob-platform/mpijob-platform/console/server"
 
 	"github.com/mpijob-platform/mpijob-platform/dashboards"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -189,6 +201,10 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 		})
 	}
 
+	// The console's Metrics tab reads the same series from this Prometheus,
+	// as a member of the job's namespace.
+	consoleMetrics(t, ctx, ns, prom)
+
 	// Every rule evaluates without error.
 	var rulesData struct {
 		Groups []struct {
@@ -265,4 +281,74 @@ func heldGPUs(t *testing.T, ctx context.Context, ns string) float64 {
 		t.Fatal("no pod of the test holds a GPU")
 	}
 	return n
+}
+
+// consoleMetrics serves the web console's API against the test's
+// Prometheus and requires the running job's Metrics series to carry what
+// the recording rules compute, asked with a namespace member's token.
+func consoleMetrics(t *testing.T, ctx context.Context, ns string, prom *prometheus) {
+	t.Helper()
+	token := memberToken(t, ctx, ns)
+	h, err := consoleserver.Options{PrometheusURL: prom.url}.Handler(env.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	last := func(points []backend.Point) float64 {
+		if len(points) == 0 {
+			return math.NaN()
+		}
+		return points[len(points)-1][1]
+	}
+	framework.Eventually(t, time.Minute, "the console's metrics of job train", func(ctx context.Context) (bool, string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/namespaces/"+ns+"/mpijobs/train/metrics", nil)
+		if err != nil {
+			return false, "", err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, "", err
+		}
+		defer resp.Body.Close()
+		var m backend.JobMetrics
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+			return false, "", fmt.Errorf("HTTP %d: %v", resp.StatusCode, err)
+		}
+		if !m.Prometheus || m.Series == nil {
+			return false, "", fmt.Errorf("no Prometheus series: %+v", m)
+		}
+		gpu, rate, eff := last(m.Series.GPUUtilization), last(m.Series.SamplesPerSecond), last(m.Series.ScalingEfficiency)
+		ok := gpu == (85+90)/2.0 && rate == 2*perWorkerSamples && math.Abs(eff-float64(perWorkerSamples)/baselineSamples) < 1e-9
+		return ok, fmt.Sprintf("last GPU %v, samples/s %v, efficiency %v", gpu, rate, eff), nil
+	})
+}
+
+// memberToken is a token of a ServiceAccount that may read the namespace's
+// MPIJobs, as a team member does.
+func memberToken(t *testing.T, ctx context.Context, ns string) string {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "member"}}
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mpijob-reader"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kubeflow.GroupName}, Resources: []string{"mpijobs"}, Verbs: []string{"get", "list"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "member-mpijob-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: sa.Name}},
+	}
+	for _, o := range []client.Object{sa, role, binding} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
 }
