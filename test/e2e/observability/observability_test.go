@@ -25,7 +25,6 @@ import (
 
 	"github.com/mpijob-platform/mpijob-platform/console/backend"
 	consoleserver "github.com/mpijob-platform/mpijob-platform/console/server"
-
 	"github.com/mpijob-platform/mpijob-platform/dashboards"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
@@ -313,8 +312,11 @@ func consoleMetrics(t *testing.T, ctx context.Context, ns string, prom *promethe
 		}
 		defer resp.Body.Close()
 		var m backend.JobMetrics
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
-			return false, "", fmt.Errorf("HTTP %d: %v", resp.StatusCode, err)
+		if resp.StatusCode != http.StatusOK {
+			return false, "", fmt.Errorf("GET metrics: HTTP %d", resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			return false, "", fmt.Errorf("decoding the metrics: %w", err)
 		}
 		if !m.Prometheus || m.Series == nil {
 			return false, "", fmt.Errorf("no Prometheus series: %+v", m)
