@@ -170,3 +170,17 @@ func APIWrites(metricsURL string) (int, error) {
 	}
 	return total, sc.Err()
 }
+
+// ManagerWithWebhooks is a ClusterOptions.Setup that starts our manager
+// with its admission webhooks (StartManagerWithWebhooks, with args) and
+// publishes it through *m; it stops with the cluster.
+func ManagerWithWebhooks(m **Manager, args ...string) func(*Env) (func(), error) {
+	return func(e *Env) (func(), error) {
+		started, err := StartManagerWithWebhooks(e, args...)
+		if err != nil {
+			return nil, err
+		}
+		*m = started
+		return started.Stop, nil
+	}
+}

@@ -25,15 +25,7 @@ ClusterQueue, pending reason) and recent events of the job and its pods.`,
 		Example: `  kubectl odh mpijob describe bert`,
 		Args:    exactlyOneName,
 		RunE: func(c *cobra.Command, args []string) error {
-			ns, _, err := o.namespace()
-			if err != nil {
-				return err
-			}
-			cls, err := o.factory.Clients()
-			if err != nil {
-				return err
-			}
-			job, err := getJob(c, cls.Client, ns, args[0])
+			ns, cls, job, err := o.job(c, args[0])
 			if err != nil {
 				return err
 			}

@@ -18,11 +18,7 @@ func newDeleteCommand(o *options) *cobra.Command {
 		Example: `  kubectl odh mpijob delete bert`,
 		Args:    exactlyOneName,
 		RunE: func(c *cobra.Command, args []string) error {
-			ns, _, err := o.namespace()
-			if err != nil {
-				return err
-			}
-			cls, err := o.factory.Clients()
+			ns, cls, err := o.clients()
 			if err != nil {
 				return err
 			}
@@ -48,15 +44,7 @@ func newSuspendCommand(o *options, suspend bool) *cobra.Command {
 		Example: "  kubectl odh mpijob " + use + " bert",
 		Args:    exactlyOneName,
 		RunE: func(c *cobra.Command, args []string) error {
-			ns, _, err := o.namespace()
-			if err != nil {
-				return err
-			}
-			cls, err := o.factory.Clients()
-			if err != nil {
-				return err
-			}
-			job, err := getJob(c, cls.Client, ns, args[0])
+			ns, cls, job, err := o.job(c, args[0])
 			if err != nil {
 				return err
 			}

@@ -49,15 +49,7 @@ and every log has ended. Exits 1 when a log cannot be read.`,
 			if since < 0 {
 				return usageErr(errors.New("--since must not be negative"))
 			}
-			ns, _, err := o.namespace()
-			if err != nil {
-				return err
-			}
-			cls, err := o.factory.Clients()
-			if err != nil {
-				return err
-			}
-			job, err := getJob(c, cls.Client, ns, args[0])
+			ns, cls, job, err := o.job(c, args[0])
 			if err != nil {
 				return err
 			}

@@ -105,6 +105,27 @@ func jobPods(c *cobra.Command, cl client.Client, ns, job string) ([]corev1.Pod, 
 	return pods.Items, nil
 }
 
+// clients returns the namespace the command acts in and the clients.
+func (o *options) clients() (string, *Clients, error) {
+	ns, _, err := o.namespace()
+	if err != nil {
+		return "", nil, err
+	}
+	cls, err := o.factory.Clients()
+	return ns, cls, err
+}
+
+// job reads the job a command names, with the namespace and clients it
+// was read with.
+func (o *options) job(c *cobra.Command, name string) (string, *Clients, *kubeflow.MPIJob, error) {
+	ns, cls, err := o.clients()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	job, err := getJob(c, cls.Client, ns, name)
+	return ns, cls, job, err
+}
+
 // getJob reads one job, with a kubectl-like NotFound message.
 func getJob(c *cobra.Command, cl client.Client, ns, name string) (*kubeflow.MPIJob, error) {
 	var job kubeflow.MPIJob

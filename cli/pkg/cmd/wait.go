@@ -39,11 +39,7 @@ suspended), and 4 when the job does not exist.`,
 			if timeout < 0 {
 				return usageErr(errors.New("--timeout must not be negative"))
 			}
-			ns, _, err := o.namespace()
-			if err != nil {
-				return err
-			}
-			cls, err := o.factory.Clients()
+			ns, cls, err := o.clients()
 			if err != nil {
 				return err
 			}

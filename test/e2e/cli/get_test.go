@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
@@ -23,27 +22,7 @@ import (
 // it is empty and nothing warns.
 func TestGetWideQueued(t *testing.T) {
 	ns := env.CreateNamespace(t, "cli-wide")
-	cq := "cli-" + ns
-	for _, o := range []client.Object{
-		framework.KueueObject("ResourceFlavor", "", cq, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
-		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
-			"namespaceSelector": map[string]any{},
-			"resourceGroups": []any{map[string]any{
-				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
-				"flavors": []any{map[string]any{"name": cq, "resources": []any{
-					map[string]any{"name": "cpu", "nominalQuota": "100"},
-					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
-					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "1"},
-				}}},
-			}},
-		}),
-		framework.KueueObject("LocalQueue", ns, "one-gpu", map[string]any{"clusterQueue": cq}),
-	} {
-		if err := env.Client.Create(context.Background(), o); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
-	}
+	env.CreateGPUQueue(t, ns, "one-gpu", 1)
 	// The first job takes the queue's only GPU and keeps it; the second
 	// waits.
 	for _, name := range []string{"first", "second"} {

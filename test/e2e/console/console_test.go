@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -59,7 +58,6 @@ func adminCreate(t *testing.T, obj client.Object) {
 }
 
 func setUpTenants(t *testing.T) *tenants {
-	ctx := context.Background()
 	roles, err := config.UserRoles()
 	if err != nil {
 		t.Fatal(err)
@@ -68,16 +66,7 @@ func setUpTenants(t *testing.T) *tenants {
 		adminCreate(t, &roles[i])
 	}
 	tn := &tenants{teamA: "console-team-a", teamB: "console-team-b"}
-	tokenFor := func(ns, name string) string {
-		adminCreate(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
-		tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-			Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("requesting a token for %s/%s: %v", ns, name, err)
-		}
-		return tr.Status.Token
-	}
+	tokenFor := func(ns, name string) string { return env.ServiceAccountToken(t, ns, name) }
 	bind := func(ns, sa, role string) {
 		adminCreate(t, &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-" + role},

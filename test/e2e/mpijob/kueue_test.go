@@ -5,40 +5,17 @@ import (
 	"fmt"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
-	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
 // createQueue makes a LocalQueue "team" in ns backed by a ClusterQueue with
 // room for gpus GPUs.
 func createQueue(t *testing.T, ns string, gpus int) {
 	t.Helper()
-	flavor, cq := "gpu-"+ns, "cq-"+ns
-	objs := []*unstructured.Unstructured{
-		framework.KueueObject("ResourceFlavor", "", flavor, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
-		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
-			"namespaceSelector": map[string]any{},
-			"resourceGroups": []any{map[string]any{
-				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
-				"flavors": []any{map[string]any{"name": flavor, "resources": []any{
-					map[string]any{"name": "cpu", "nominalQuota": "64"},
-					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
-					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": fmt.Sprint(gpus)},
-				}}},
-			}},
-		}),
-		framework.KueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
-	}
-	for _, o := range objs {
-		if err := env.Client.Create(context.Background(), o); err != nil {
-			t.Fatalf("creating %s %s: %v", o.GetKind(), o.GetName(), err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
-	}
+	env.CreateGPUQueue(t, ns, "team", gpus)
 }
 
 func queued(job *kubeflow.MPIJob) *kubeflow.MPIJob {

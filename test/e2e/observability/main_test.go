@@ -27,13 +27,6 @@ func init() {
 func TestMain(m *testing.M) {
 	os.Exit(framework.RunWithCluster(m, framework.ClusterOptions{
 		CRDDirs: []string{"config/crd/bases"},
-		Setup: func(e *framework.Env) (func(), error) {
-			var err error
-			manager, err = framework.StartManagerWithWebhooks(e, "--role=mpijob-controller")
-			if err != nil {
-				return nil, err
-			}
-			return manager.Stop, nil
-		},
+		Setup:   framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller"),
 	}, &env))
 }

@@ -15,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpijob-platform/mpijob-platform/console/backend"
@@ -43,27 +41,7 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 
 	// A Kueue queue, so that Kueue admits the jobs and exports its queue
 	// and quota metrics for them.
-	cq := "obs-" + ns
-	for _, o := range []client.Object{
-		framework.KueueObject("ResourceFlavor", "", cq, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
-		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
-			"namespaceSelector": map[string]any{},
-			"resourceGroups": []any{map[string]any{
-				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
-				"flavors": []any{map[string]any{"name": cq, "resources": []any{
-					map[string]any{"name": "cpu", "nominalQuota": "64"},
-					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
-					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "8"},
-				}}},
-			}},
-		}),
-		framework.KueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
-	} {
-		if err := env.Client.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
-	}
+	cq := env.CreateGPUQueue(t, ns, "team", 8)
 
 	exporter := startExporter(t, ns)
 	kueueMetrics := env.Cluster.State.KueueMetricsURL()
@@ -331,7 +309,6 @@ func consoleMetrics(t *testing.T, ctx context.Context, ns string, prom *promethe
 // MPIJobs, as a team member does.
 func memberToken(t *testing.T, ctx context.Context, ns string) string {
 	t.Helper()
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "member"}}
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mpijob-reader"},
 		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kubeflow.GroupName}, Resources: []string{"mpijobs"}, Verbs: []string{"get", "list"}}},
@@ -339,18 +316,12 @@ func memberToken(t *testing.T, ctx context.Context, ns string) string {
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "member-mpijob-reader"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: sa.Name}},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "member"}},
 	}
-	for _, o := range []client.Object{sa, role, binding} {
+	for _, o := range []client.Object{role, binding} {
 		if err := env.Client.Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr.Status.Token
+	return env.ServiceAccountToken(t, ns, "member")
 }

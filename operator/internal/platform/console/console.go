@@ -119,27 +119,10 @@ func Args(spec platformv1.ConsoleSpec) []string {
 	return args
 }
 
-func restricted() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr.To(false),
-		ReadOnlyRootFilesystem:   ptr.To(true),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-	}
-}
-
 func deployment(in component.Inputs) *appsv1.Deployment {
 	spec := in.Platform.Spec.Console
-	image := spec.Image
-	if image == "" {
-		image = in.Image
-	}
-	resources := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
-	}
-	if spec.Resources != nil {
-		resources = *spec.Resources
-	}
+	image := in.ImageOr(spec.Image)
+	resources := component.ResourcesOr(spec.Resources, "50m", "64Mi", "512Mi")
 	probe := func(period int32) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}}, PeriodSeconds: period}
 	}
@@ -152,11 +135,11 @@ func deployment(in component.Inputs) *appsv1.Deployment {
 		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: HTTPPort, Protocol: corev1.ProtocolTCP}},
 		LivenessProbe:   probe(20),
 		ReadinessProbe:  probe(10),
-		SecurityContext: restricted(),
+		SecurityContext: component.RestrictedContainer(),
 	}
 	pod := corev1.PodSpec{
 		ServiceAccountName: Name,
-		SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		SecurityContext:    component.RestrictedPod(),
 		Containers:         []corev1.Container{console},
 	}
 	if oauth(spec) {
@@ -192,7 +175,7 @@ func addOAuthProxy(pod *corev1.PodSpec, spec platformv1.ConsoleSpec, image strin
 		Command:         []string{"/manager"},
 		Args:            []string{"--role=console", "--console-write-cookie-secret=" + cookieDir + "/cookie-secret"},
 		VolumeMounts:    []corev1.VolumeMount{{Name: "cookie", MountPath: cookieDir}},
-		SecurityContext: restricted(),
+		SecurityContext: component.RestrictedContainer(),
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
@@ -227,7 +210,7 @@ func addOAuthProxy(pod *corev1.PodSpec, spec platformv1.ConsoleSpec, image strin
 			{Name: "tls", MountPath: tlsDir, ReadOnly: true},
 			{Name: "cookie", MountPath: cookieDir, ReadOnly: true},
 		},
-		SecurityContext: restricted(),
+		SecurityContext: component.RestrictedContainer(),
 	})
 	pod.Volumes = []corev1.Volume{
 		{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: TLSSecret}}},

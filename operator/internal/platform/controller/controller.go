@@ -15,7 +15,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -142,17 +141,8 @@ func Args(in component.Inputs) []string {
 
 func deployment(in component.Inputs) *appsv1.Deployment {
 	c := in.Platform.Spec.MPIJobController
-	image := c.Image
-	if image == "" {
-		image = in.Image
-	}
-	resources := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
-	}
-	if c.Resources != nil {
-		resources = *c.Resources
-	}
+	image := in.ImageOr(c.Image)
+	resources := component.ResourcesOr(c.Resources, "100m", "128Mi", "1Gi")
 	labels := component.ControllerSelector()
 	container := corev1.Container{
 		Name:      "manager",
@@ -164,17 +154,13 @@ func deployment(in component.Inputs) *appsv1.Deployment {
 			{Name: "metrics", ContainerPort: component.MetricsPort, Protocol: corev1.ProtocolTCP},
 			{Name: "probes", ContainerPort: component.ProbePort, Protocol: corev1.ProtocolTCP},
 		},
-		LivenessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("probes")}}, PeriodSeconds: 20},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("probes")}}, PeriodSeconds: 10},
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
+		LivenessProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("probes")}}, PeriodSeconds: 20},
+		ReadinessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("probes")}}, PeriodSeconds: 10},
+		SecurityContext: component.RestrictedContainer(),
 	}
 	pod := corev1.PodSpec{
 		ServiceAccountName: component.ControllerName,
-		SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		SecurityContext:    component.RestrictedPod(),
 		Containers:         []corev1.Container{container},
 	}
 	if w := in.Platform.Spec.Webhooks; w.ManagementState == platformv1.Managed && in.LocalWebhookURL == "" {
