@@ -2,7 +2,7 @@ package packaging
 
 import (
 	"bytes"
-	"flag"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,8 +22,6 @@ import (
 
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -98,19 +96,7 @@ func TestChartGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		path := filepath.Join("testdata", "chart-"+name+".golden.yaml")
-		if *update {
-			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (go test -update writes it)", err)
-		}
-		if diff := cmp.Diff(string(want), got); diff != "" {
-			t.Errorf("chart render %q (-want +got):\n%s", name, diff)
-		}
+		golden.Check(t, "chart-"+name, []byte(got))
 	}
 }
 

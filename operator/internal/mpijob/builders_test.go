@@ -1,9 +1,7 @@
 package mpijob
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,8 +13,6 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // testJob is a defaulted 2-worker job; mutate tweaks it per case.
 func testJob(mutate ...func(*kubeflow.MPIJob)) *kubeflow.MPIJob {
@@ -45,28 +41,13 @@ func testJob(mutate ...func(*kubeflow.MPIJob)) *kubeflow.MPIJob {
 
 var fixedKeys = sshKeyPair{PrivatePEM: []byte("-----BEGIN EC PRIVATE KEY-----\nredacted\n-----END EC PRIVATE KEY-----\n"), AuthorizedKey: []byte("ecdsa-sha2-nistp521 AAAA-test\n")}
 
-func golden(t *testing.T, name string, obj any) {
+func checkGolden(t *testing.T, name string, obj any) {
 	t.Helper()
 	got, err := yaml.Marshal(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", name+".golden.yaml")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./operator/internal/mpijob -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs from its golden file (-want +got); rerun with -update if the change is intended:\n%s", name, diff)
-	}
+	golden.Check(t, name, got)
 }
 
 func TestBuildersGolden(t *testing.T) {
@@ -105,12 +86,12 @@ func TestBuildersGolden(t *testing.T) {
 			for i := range running {
 				running[i].Status.Phase = corev1.PodRunning
 			}
-			golden(t, name+"-secret", desiredSSHSecret(job, fixedKeys))
-			golden(t, name+"-configmap", desiredConfigMap(job, running, cfg.ClusterDomain))
-			golden(t, name+"-service", desiredService(job))
-			golden(t, name+"-worker-1", desiredWorker(job, 1, cfg))
-			golden(t, name+"-launcher", desiredLauncherJob(job, cfg))
-			golden(t, name+"-networkpolicy", desiredNetworkPolicy(job))
+			checkGolden(t, name+"-secret", desiredSSHSecret(job, fixedKeys))
+			checkGolden(t, name+"-configmap", desiredConfigMap(job, running, cfg.ClusterDomain))
+			checkGolden(t, name+"-service", desiredService(job))
+			checkGolden(t, name+"-worker-1", desiredWorker(job, 1, cfg))
+			checkGolden(t, name+"-launcher", desiredLauncherJob(job, cfg))
+			checkGolden(t, name+"-networkpolicy", desiredNetworkPolicy(job))
 		})
 	}
 }
@@ -132,9 +113,9 @@ func TestGangSchedulingGolden(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.GangScheduler = scheduler
 			job := testJob(gang)
-			golden(t, "gang-"+scheduler+"-podgroup", desiredPodGroup(job, scheduler))
-			golden(t, "gang-"+scheduler+"-worker-1", desiredWorker(job, 1, cfg))
-			golden(t, "gang-"+scheduler+"-launcher", desiredLauncherJob(job, cfg))
+			checkGolden(t, "gang-"+scheduler+"-podgroup", desiredPodGroup(job, scheduler))
+			checkGolden(t, "gang-"+scheduler+"-worker-1", desiredWorker(job, 1, cfg))
+			checkGolden(t, "gang-"+scheduler+"-launcher", desiredLauncherJob(job, cfg))
 		})
 	}
 }

@@ -2,13 +2,12 @@ package platform
 
 import (
 	"errors"
-	"flag"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,8 +20,6 @@ import (
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func testScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
@@ -90,22 +87,7 @@ func TestComponentsGolden(t *testing.T) {
 				docs = append(docs, string(data))
 			}
 			got := strings.Join(docs, "---\n")
-			path := filepath.Join("testdata", comp.Key()+".golden.yaml")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s differs from %s (-want +got):\n%s", comp.Name(), path, diff)
-			}
+			golden.Check(t, comp.Key(), []byte(got))
 		})
 	}
 }

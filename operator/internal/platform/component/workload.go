@@ -1,9 +1,14 @@
 package component
 
 import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // ImageOr is the image a component's spec names, else the operator's own.
@@ -40,4 +45,23 @@ func RestrictedContainer() *corev1.SecurityContext {
 // RestrictedPod is the matching pod security context.
 func RestrictedPod() *corev1.PodSecurityContext {
 	return &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+}
+
+// DeploymentReady says whether Deployment ns/name has rolled out and is
+// Available, with a message saying how far it is.
+func DeploymentReady(ctx context.Context, c client.Reader, ns, name string) (bool, string, error) {
+	d := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+		return false, "", client.IgnoreNotFound(err)
+	}
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < want {
+		return false, fmt.Sprintf("Deployment %s/%s is rolling out (%d of %d updated)", d.Namespace, d.Name, d.Status.UpdatedReplicas, want), nil
+	}
+	for _, cond := range d.Status.Conditions {
+		if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue {
+			return true, fmt.Sprintf("Deployment %s/%s is Available (%d/%d ready)", d.Namespace, d.Name, d.Status.ReadyReplicas, want), nil
+		}
+	}
+	return false, fmt.Sprintf("Deployment %s/%s is not Available yet (%d/%d ready)", d.Namespace, d.Name, d.Status.ReadyReplicas, want), nil
 }

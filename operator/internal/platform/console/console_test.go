@@ -2,13 +2,10 @@ package console
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +19,6 @@ import (
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func inputs(spec platformv1.ConsoleSpec) component.Inputs {
 	p := &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: platformv1.DefaultName}}
@@ -57,22 +52,7 @@ func TestDesiredGolden(t *testing.T) {
 				docs = append(docs, string(data))
 			}
 			got := strings.Join(docs, "---\n")
-			path := filepath.Join("testdata", name+".golden.yaml")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("differs from %s (-want +got):\n%s", path, diff)
-			}
+			golden.Check(t, name, []byte(got))
 		})
 	}
 }

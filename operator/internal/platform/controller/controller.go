@@ -184,18 +184,5 @@ func deployment(in component.Inputs) *appsv1.Deployment {
 
 // Ready when the Deployment has rolled out and is Available.
 func (Component) Ready(ctx context.Context, c client.Reader, in component.Inputs) (bool, string, error) {
-	d := &appsv1.Deployment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: component.ControllerName}, d); err != nil {
-		return false, "", client.IgnoreNotFound(err)
-	}
-	want := ptr.Deref(d.Spec.Replicas, 1)
-	if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < want {
-		return false, fmt.Sprintf("Deployment %s/%s is rolling out (%d of %d updated)", d.Namespace, d.Name, d.Status.UpdatedReplicas, want), nil
-	}
-	for _, cond := range d.Status.Conditions {
-		if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue {
-			return true, fmt.Sprintf("Deployment %s/%s is Available (%d/%d ready)", d.Namespace, d.Name, d.Status.ReadyReplicas, want), nil
-		}
-	}
-	return false, fmt.Sprintf("Deployment %s/%s is not Available yet (%d/%d ready)", d.Namespace, d.Name, d.Status.ReadyReplicas, want), nil
+	return component.DeploymentReady(ctx, c, in.Namespace, component.ControllerName)
 }
