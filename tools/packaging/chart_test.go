@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"bytes"
-	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 

@@ -1,7 +1,6 @@
 package mpijob
 
 import (
-	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
 
 // testJob is a defaulted 2-worker job; mutate tweaks it per case.

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"errors"
-	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
 
 func testScheme(t *testing.T) *runtime.Scheme {

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"github.com/mpijob-platform/mpijob-platform/test/golden"
 	"strings"
 	"testing"
 
@@ -18,6 +17,7 @@ import (
 
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
 
 func inputs(spec platformv1.ConsoleSpec) component.Inputs {
