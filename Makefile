@@ -28,8 +28,12 @@ demo: ## Build and start the local real cluster and show it running workloads.
 	hack/demo.sh
 
 .PHONY: test
-test: cluster-build ## Run every test: unit, integration (real apiserver) and e2e (dev cluster).
+test: test-deps cluster-build ## Run every test: unit, integration (real apiserver) and e2e (dev cluster).
 	$(GO_TEST) ./...
+
+.PHONY: test-deps
+test-deps: ## Install what the tests need beyond Go, Python and Node.js (promtool, Prometheus, Chromium, python3-venv) with apt, or print the command to run.
+	@hack/test-deps.sh
 
 ##@ Tests by layer
 
@@ -38,7 +42,7 @@ test-unit: ## Unit tests only (no control plane).
 	$(GO_TEST) $$($(GO) list ./... | grep -v -e /test/e2e/ -e /test/integration/)
 
 .PHONY: test-e2e
-test-e2e: cluster-build ## End-to-end suites, each against its own dev cluster.
+test-e2e: test-deps cluster-build ## End-to-end suites, each against its own dev cluster.
 	$(GO_TEST) ./test/e2e/...
 
 ##@ Performance
@@ -99,7 +103,7 @@ cluster-up: ## Start the dev cluster (4 GPU + 2 CPU kwok nodes, Kueue). GPU_NODE
 
 .PHONY: cluster-down
 cluster-down: ## Stop every process of the dev cluster (and the controller `make demo` started).
-	@for pid in manager console; do f=.cache/devcluster/$$pid.pid; if [ -f $$f ]; then kill "$$(cat $$f)" 2>/dev/null || true; rm -f $$f; fi; done
+	@state="$$($(DEVCLUSTER) cache-dir)/devcluster"; for pid in manager console; do f="$$state/$$pid.pid"; if [ -f "$$f" ]; then kill "$$(cat "$$f")" 2>/dev/null || true; rm -f "$$f"; fi; done
 	$(DEVCLUSTER) down
 
 .PHONY: cluster-status

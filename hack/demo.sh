@@ -5,6 +5,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+# What the demo runs beyond Go and Node.js (installed with apt, or the command
+# to run is printed).
+hack/test-deps.sh curl unshare
+# Every file the demo writes goes under the one cache folder
+# ($MPIJOB_CACHE_DIR, else .cache), beside the cluster's own.
+cache_dir=$(go run ./tools/devcluster cache-dir)
+
 step "Starting the local cluster (the first run builds it from Go modules: 20-30 minutes)"
 go run ./tools/devcluster up
 eval "$(go run ./tools/devcluster env)"
@@ -62,12 +69,13 @@ kubectl -n "$ns" wait --for=condition=Complete job/hello-job --timeout=90s
 kubectl -n "$ns" get job hello-job
 
 step "Starting the platform operator locally (--role=all: platform, MPIJob controller and webhooks in one process)"
-state_dir=.cache/devcluster
-go build -o .cache/bin/manager ./operator/cmd/manager
+state_dir=$cache_dir/devcluster
+manager=$cache_dir/bin/manager
+go build -o "$manager" ./operator/cmd/manager
 if [ -f "$state_dir/manager.pid" ]; then kill "$(cat "$state_dir/manager.pid")" 2>/dev/null || true; fi
 kubectl create namespace mpijob-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 port=$(go run ./tools/devcluster free-port)
-setsid .cache/bin/manager --role=all --namespace=mpijob-system --kubeconfig="$KUBECONFIG" \
+setsid "$manager" --role=all --namespace=mpijob-system --kubeconfig="$KUBECONFIG" \
 	--metrics-bind-address=127.0.0.1:0 --health-probe-bind-address=127.0.0.1:0 \
 	--webhook-bind-address="127.0.0.1:$port" --webhook-cert-dir="$state_dir/webhook-certs" \
 	--webhook-cert-secret=mpijob-system/mpijob-webhook-cert --webhook-cert-names=127.0.0.1 \
@@ -117,7 +125,7 @@ kubectl -n "$ns" create token demo-user --duration=24h >"$state_dir/console-toke
 (cd console/frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run build --silent >/dev/null)
 if [ -f "$state_dir/console.pid" ]; then kill "$(cat "$state_dir/console.pid")" 2>/dev/null || true; fi
 console_port=$(go run ./tools/devcluster free-port)
-setsid .cache/bin/manager --role=console --kubeconfig="$KUBECONFIG" --console-bind-address="127.0.0.1:$console_port" \
+setsid "$manager" --role=console --kubeconfig="$KUBECONFIG" --console-bind-address="127.0.0.1:$console_port" \
 	--console-static-dir=console/frontend/web/dist --console-dev-token-file="$state_dir/console-token" \
 	>"$state_dir/logs/console.log" 2>&1 < /dev/null &
 echo $! >"$state_dir/console.pid"

@@ -34,6 +34,8 @@ import (
 
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
 
 type options struct {
@@ -124,6 +126,15 @@ func run() error {
 	}
 	fmt.Printf("bench: %d MPIJobs x %d workers (1 GPU each) on %d kwok nodes, created at once; launchers run %s\n",
 		o.Jobs, o.Workers, o.Nodes, o.FinishAfter)
+	// The isolated runs cannot reach the Go module proxy: build and download
+	// everything they use first (the control plane, upstream mpi-operator,
+	// the manager's modules and packages).
+	prepCtx, stopPrep := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	_, err := framework.PrepareForNetns(prepCtx, upstream || upstreamOnly, os.Stderr)
+	stopPrep()
+	if err != nil {
+		return fmt.Errorf("building before the isolated runs: %w", err)
+	}
 	results := map[string]*result{}
 	for _, c := range controllers {
 		fmt.Printf("bench: measuring %s controller (fresh cluster in its own loopback-only network namespace)...\n", c)
@@ -168,6 +179,8 @@ func runIsolated(o options, controller string) (*result, error) {
 		fmt.Sprintf("--jobs=%d", o.Jobs), fmt.Sprintf("--workers=%d", o.Workers), fmt.Sprintf("--nodes=%d", o.Nodes),
 		"--finish-after="+o.FinishAfter.String(), "--timeout="+o.Timeout.String(), "--ours-args="+o.OursArgs)
 	cmd := exec.Command("unshare", args...)
+	// Everything was built by PrepareForNetns: no module downloads in there.
+	cmd.Env = append(os.Environ(), framework.OfflineGoEnv)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Run(); err != nil {

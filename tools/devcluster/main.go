@@ -4,7 +4,7 @@
 //
 //	go run ./tools/devcluster up [--gpu-nodes 4] [--cpu-nodes 2] [--no-kueue]
 //	go run ./tools/devcluster webhooks --url https://127.0.0.1:9443
-//	go run ./tools/devcluster status | env | down | build
+//	go run ./tools/devcluster status | env | down | build | cache-dir
 package main
 
 import (
@@ -38,6 +38,7 @@ commands:
   env      print shell exports (KUBECONFIG, KUBEBUILDER_ASSETS, PATH with kubectl)
   webhooks register the platform's MPIJob webhooks, pointed at a manager on --url
   free-port print a free TCP port on 127.0.0.1 (for a manager's webhook server)
+  cache-dir print the cache folder ($MPIJOB_CACHE_DIR, else <repo>/.cache) as an absolute path
   down     stop every process of the cluster
 
 flags (up):
@@ -137,6 +138,15 @@ func run(args []string) error {
 		return nil
 	case "status":
 		return status(ctx, *dir)
+	case "cache-dir":
+		// For scripts and make: every path under the cache follows the
+		// one setting (cluster.DefaultCacheDir).
+		abs, err := filepath.Abs(cache)
+		if err != nil {
+			return err
+		}
+		fmt.Println(abs)
+		return nil
 	case "free-port":
 		ports, err := cluster.FreePorts(1)
 		if err != nil {

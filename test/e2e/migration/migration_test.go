@@ -8,7 +8,9 @@
 // Upstream's health server binds :8080 on every interface with no flag to
 // change it, so the whole suite (cluster included) re-runs itself inside a
 // network namespace that has only a loopback interface, as `make bench`
-// does.
+// does. The Go module proxy is out of reach there: every build and download
+// (the control plane, upstream's binary and module, the manager's modules)
+// happens before, and the run inside gets GOPROXY=off and the paths.
 package migration_test
 
 import (
@@ -35,7 +37,14 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
-const insideEnv = "MIGRATION_TEST_NETNS"
+// insideEnv marks the run inside the network namespace; the outer run
+// passes upstream's paths in the other three.
+const (
+	insideEnv         = "MIGRATION_TEST_NETNS"
+	upstreamBinaryEnv = "MIGRATION_UPSTREAM_BINARY"
+	upstreamCRDDirEnv = "MIGRATION_UPSTREAM_CRD_DIR"
+	upstreamModuleEnv = "MIGRATION_UPSTREAM_MODULE_DIR"
+)
 
 var env *framework.Env
 
@@ -47,7 +56,12 @@ func init() {
 
 func TestMain(m *testing.M) {
 	if os.Getenv(insideEnv) == "" {
-		os.Exit(reexecInNetns())
+		upstream, err := framework.PrepareForNetns(context.Background(), true, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "migration: building before entering the network namespace:", err)
+			os.Exit(1)
+		}
+		os.Exit(reexecInNetns(upstream))
 	}
 	// No Kueue and no CRDs: the test installs upstream's CRD first, as a
 	// cluster running mpi-operator has it.
@@ -60,7 +74,7 @@ func TestMain(m *testing.M) {
 
 // reexecInNetns runs this test binary again in a new network namespace with
 // only loopback up, and returns its exit code.
-func reexecInNetns() int {
+func reexecInNetns(upstream *framework.Upstream) int {
 	args := []string{"--net"}
 	if os.Geteuid() != 0 {
 		args = append(args, "--map-root-user")
@@ -69,7 +83,8 @@ func reexecInNetns() int {
 	args = append(args, os.Args...)
 	cmd := exec.Command("unshare", args...)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = os.Stdout, os.Stderr, os.Stdin
-	cmd.Env = append(os.Environ(), insideEnv+"=1")
+	cmd.Env = append(os.Environ(), insideEnv+"=1", framework.OfflineGoEnv,
+		upstreamBinaryEnv+"="+upstream.Binary, upstreamCRDDirEnv+"="+upstream.CRDDir, upstreamModuleEnv+"="+upstream.ModuleDir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Run(); err != nil {
 		var exit *exec.ExitError
@@ -139,9 +154,10 @@ func TestRunningJobsSurviveTheSwitchFromUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, upstreamCRDs, err := cluster.EnsureUpstreamMPIOperator(ctx, cluster.BuildOptions{RepoRoot: repo, CacheDir: cluster.DefaultCacheDir(repo), Progress: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
+	// Built and downloaded by TestMain outside the network namespace.
+	bin, upstreamCRDs, upstreamModule := os.Getenv(upstreamBinaryEnv), os.Getenv(upstreamCRDDirEnv), os.Getenv(upstreamModuleEnv)
+	if bin == "" || upstreamCRDs == "" || upstreamModule == "" {
+		t.Fatalf("%s, %s and %s are unset: TestMain prepares them before entering the network namespace", upstreamBinaryEnv, upstreamCRDDirEnv, upstreamModuleEnv)
 	}
 	applyCRD(t, filepath.Join(upstreamCRDs, "kubeflow.org_mpijobs.yaml"))
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "mpi-operator"}}); err != nil {
@@ -160,7 +176,7 @@ func TestRunningJobsSurviveTheSwitchFromUpstream(t *testing.T) {
 	if err := upstream.Start(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(framework.UpstreamMPIOperatorPath(t, "examples", "v2beta1", "pi", "pi.yaml"))
+	data, err := os.ReadFile(filepath.Join(upstreamModule, "examples", "v2beta1", "pi", "pi.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
