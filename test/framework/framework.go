@@ -35,6 +35,10 @@ type Env struct {
 	Cluster *cluster.Cluster
 	// Kubectl is the kubectl built with the control plane.
 	Kubectl string
+	// AuditLog records the requests of ServiceAccounts (e2e clusters only).
+	AuditLog string
+	// productUsers are the identities the product was started as.
+	productUsers *productUsers
 }
 
 // Scheme knows the built-in types and CRDs; suites add their own types.
@@ -103,11 +107,16 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 	for _, d := range opts.CRDDirs {
 		crdDirs = append(crdDirs, filepath.Join(repo, d))
 	}
+	audit, auditLog, err := auditArgs(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "framework:", err)
+		return 1
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout()+startTimeout)
 	c, err := cluster.Start(ctx, cluster.Options{
 		Dir: dir, RepoRoot: repo, CacheDir: cache,
 		GPUNodes: opts.GPUNodes, CPUNodes: opts.CPUNodes, WithoutKueue: opts.WithoutKueue,
-		CRDDirs: crdDirs, APIServerArgs: opts.APIServerArgs, Progress: os.Stderr,
+		CRDDirs: crdDirs, APIServerArgs: append(audit, opts.APIServerArgs...), Progress: os.Stderr,
 	})
 	cancel()
 	if err != nil {
@@ -131,16 +140,30 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 		fmt.Fprintln(os.Stderr, "framework:", err)
 		return 1
 	}
-	(*env).Cluster, (*env).Kubeconfig, (*env).Kubectl = c, c.Kubeconfig, c.Binaries.Kubectl
+	(*env).Cluster, (*env).Kubeconfig, (*env).Kubectl, (*env).AuditLog = c, c.Kubeconfig, c.Binaries.Kubectl, auditLog
+	var teardown func()
 	if opts.Setup != nil {
-		teardown, err := opts.Setup(*env)
-		if err != nil {
+		if teardown, err = opts.Setup(*env); err != nil {
 			fmt.Fprintln(os.Stderr, "framework: setup:", err)
 			return 1
 		}
-		defer teardown()
 	}
 	code = m.Run()
+	if teardown != nil {
+		teardown()
+	}
+	// The product runs as its own ServiceAccounts: any request the
+	// apiserver refused them is a permission the chart and the bundle do
+	// not ship, whether or not a test noticed.
+	denied, err := forbiddenRequests(auditLog, (*env).productUsers.list())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "framework: reading the audit log:", err)
+		code = 1
+	}
+	for _, d := range denied {
+		fmt.Fprintln(os.Stderr, "framework: the apiserver refused the product (403):", d)
+		code = 1
+	}
 	return code
 }
 
@@ -222,7 +245,7 @@ func newEnv(cfg *rest.Config) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Config: cfg, Client: c, Clientset: cs}, nil
+	return &Env{Config: cfg, Client: c, Clientset: cs, productUsers: &productUsers{}}, nil
 }
 
 // buildTimeout leaves room for a cold build of the control plane (~20 min on

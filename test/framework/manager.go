@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,8 +32,20 @@ type Manager struct {
 // StartManager builds ./operator/cmd/manager and runs it against env with
 // the given extra flags, waiting until it reports healthy. Its log goes to
 // the cluster's log folder.
+//
+// The manager runs as the product runs: as the ServiceAccount of its
+// --role (default mpijob-controller) in its --namespace (default
+// ProductNamespace), with the RBAC the product ships for that role
+// (InstallIdentity) and a TokenRequest token. A caller that passes
+// --kubeconfig brings its own identity (TokenKubeconfig, when the chart or
+// the platform created the ServiceAccount); the cluster-admin kubeconfig is
+// refused, and so is --role=all, which no installed product runs.
 func StartManager(env *Env, args ...string) (*Manager, error) {
 	repo, _, err := paths()
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := env.managerKubeconfig(args)
 	if err != nil {
 		return nil, err
 	}
@@ -50,16 +63,19 @@ func StartManager(env *Env, args ...string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(env.Cluster.Dir, "logs", "manager.log")
+	logPath := filepath.Join(env.Cluster.Dir, "logs", managerLogName(args))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, append([]string{
-		"--kubeconfig=" + env.Kubeconfig,
-		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(ports[0]),
-		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(ports[1]),
-	}, args...)...)
+	base := []string{}
+	if kubeconfig != "" {
+		base = append(base, "--kubeconfig="+kubeconfig)
+	}
+	cmd := exec.Command(bin, append(append(base,
+		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(ports[0]),
+		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(ports[1]),
+	), args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -183,4 +199,55 @@ func ManagerWithWebhooks(m **Manager, args ...string) func(*Env) (func(), error)
 		*m = started
 		return started.Stop, nil
 	}
+}
+
+// flagValue is the value of --name in args (the last one wins, as with
+// the flag package), or fallback.
+func flagValue(args []string, name, fallback string) string {
+	v := fallback
+	for _, a := range args {
+		if rest, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			v = rest
+		}
+	}
+	return v
+}
+
+// managerLogName is manager-<role>.log, numbered when the role already
+// has a log in this cluster (a restarted or second manager).
+func managerLogName(args []string) string {
+	return "manager-" + flagValue(args, "role", RoleController) + "-" + strconv.Itoa(int(managerCount.Add(1))) + ".log"
+}
+
+var managerCount atomic.Int32
+
+// ProductKubeconfig is the kubeconfig for a manager started with args
+// outside StartManager: a token of the ServiceAccount of its --role, with
+// the RBAC the product ships for it.
+func (e *Env) ProductKubeconfig(args ...string) (string, error) {
+	if flagValue(args, "kubeconfig", "") != "" {
+		return "", fmt.Errorf("ProductKubeconfig: args already name a --kubeconfig")
+	}
+	return e.managerKubeconfig(args)
+}
+
+// managerKubeconfig is the kubeconfig a manager started with args runs
+// with: the caller's --kubeconfig (never the cluster-admin one), or a
+// token of the role's ServiceAccount, installed with the product's RBAC.
+func (e *Env) managerKubeconfig(args []string) (string, error) {
+	role := flagValue(args, "role", RoleController)
+	if kc := flagValue(args, "kubeconfig", ""); kc != "" {
+		if e.isAdminKubeconfig(kc) {
+			return "", fmt.Errorf("refusing to run the manager (--role=%s) as cluster-admin: a suite that passes as cluster-admin proves the code, not the product; let StartManager pick the role's ServiceAccount, or pass env.TokenKubeconfig(...)", role)
+		}
+		return "", nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := flagValue(args, "namespace", ProductNamespace)
+	sa, err := e.InstallIdentity(ctx, role, ns)
+	if err != nil {
+		return "", err
+	}
+	return e.TokenKubeconfig(ns, sa)
 }

@@ -158,3 +158,30 @@ func TestGeneratedSSHKeysParse(t *testing.T) {
 		t.Error("ParseSSHKeyType accepted dsa")
 	}
 }
+
+// Job pods get no ServiceAccount token unless their template asks for one.
+func TestJobPodsMountNoTokenUnlessAsked(t *testing.T) {
+	for name, tc := range map[string]struct {
+		template *bool
+		want     bool
+	}{
+		"template silent: no token":       {nil, false},
+		"template asks: token":            {ptr.To(true), true},
+		"template refuses: still refused": {ptr.To(false), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			job := testJob(func(j *kubeflow.MPIJob) {
+				for _, r := range j.Spec.MPIReplicaSpecs {
+					r.Template.Spec.AutomountServiceAccountToken = tc.template
+				}
+			})
+			worker := desiredWorker(job, 0, DefaultConfig())
+			launcher := desiredLauncherTemplate(job, DefaultConfig())
+			for role, got := range map[string]*bool{"worker": worker.Spec.AutomountServiceAccountToken, "launcher": launcher.Spec.AutomountServiceAccountToken} {
+				if got == nil || *got != tc.want {
+					t.Errorf("%s automountServiceAccountToken = %v, want %v", role, got, tc.want)
+				}
+			}
+		})
+	}
+}

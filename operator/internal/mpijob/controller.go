@@ -46,11 +46,16 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=services;configmaps;secrets,verbs=get;list;watch;create;update;delete
+// Workers are deleted in one DeleteCollection (suspend, cleanPodPolicy) and
+// a child created before the cache label existed gets it by update.
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;update;delete;deletecollection
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;delete
+// SSH Secrets are created and read by name only: no list or watch, so the
+// controller never sees a Secret it did not make.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=scheduling.x-k8s.io,resources=podgroups,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=scheduling.volcano.sh,resources=podgroups,verbs=get;list;watch;create;update;delete
 
@@ -100,7 +105,7 @@ func (s *state) pods() []corev1.Pod {
 }
 
 func (s *state) eventf(kind, reason, format string, args ...any) {
-	s.events = append(s.events, event{kind, reason, fmt.Sprintf(format, args...)})
+	s.events = append(s.events, event{kind, reason, eventNote(fmt.Sprintf(format, args...))})
 }
 
 func (s *state) requeueAfter(d time.Duration) {
@@ -277,15 +282,48 @@ func (r *Reconciler) foreignChild(s *state, kind, name string) error {
 	return nil
 }
 
+// syncSSHSecret makes sure the job's SSH Secret exists. Secrets are not
+// cached (the controller may not list or watch them): the first pass for a
+// job creates it, handling AlreadyExists; a job that already has children
+// (a controller restart) reads it by name first, so that no key pair is
+// generated for nothing. Once known, later passes cost nothing.
 func (r *Reconciler) syncSSHSecret(ctx context.Context, s *state) error {
-	// Keys are generated only when the Secret has to be created.
-	return r.ensureChild(ctx, s, sshSecretName(s.job), &corev1.Secret{}, "Secret", func() (client.Object, error) {
-		keys, err := generateSSHKeys(r.Config.SSHKeyType)
-		if err != nil {
-			return nil, fmt.Errorf("generating the SSH key pair: %w", err)
+	if r.expect.secretKnown(s.key, s.job.UID) {
+		return nil
+	}
+	name := sshSecretName(s.job)
+	live := &corev1.Secret{}
+	if getCondition(&s.job.Status, kubeflow.JobCreated) != nil {
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: name}, live)
+		switch {
+		case err == nil && !metav1.IsControlledBy(live, s.job):
+			return r.foreignChild(s, "Secret", name)
+		case err == nil:
+			r.expect.setSecretKnown(s.key, s.job.UID)
+			return nil
+		case !apierrors.IsNotFound(err):
+			return err
 		}
-		return desiredSSHSecret(s.job, keys), nil
-	})
+	}
+	keys, err := generateSSHKeys(r.Config.SSHKeyType)
+	if err != nil {
+		return fmt.Errorf("generating the SSH key pair: %w", err)
+	}
+	err = r.Client.Create(ctx, desiredSSHSecret(s.job, keys))
+	if apierrors.IsAlreadyExists(err) {
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: name}, live); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(live, s.job) {
+			return r.foreignChild(s, "Secret", name)
+		}
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	r.expect.setSecretKnown(s.key, s.job.UID)
+	return nil
 }
 
 func (r *Reconciler) syncService(ctx context.Context, s *state) error {

@@ -46,6 +46,9 @@ type jobExpectations struct {
 	// gangUnavailable: the PodGroup CRD is missing, the job runs without
 	// gang scheduling; gangReported: the warning about it was emitted.
 	gangUnavailable, gangReported bool
+	// sshSecretOf is the UID of the job whose SSH Secret is known to exist
+	// (a job recreated under the same name needs its own).
+	sshSecretOf types.UID
 }
 
 func newExpectations() *expectations {
@@ -216,4 +219,18 @@ func (e *expectations) setGangReported(job types.NamespacedName) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.get(job).gangReported = true
+}
+
+// secretKnown reports whether the SSH Secret of the job with uid is known
+// to exist.
+func (e *expectations) secretKnown(job types.NamespacedName, uid types.UID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.get(job).sshSecretOf == uid
+}
+
+func (e *expectations) setSecretKnown(job types.NamespacedName, uid types.UID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(job).sshSecretOf = uid
 }

@@ -3,6 +3,7 @@ package mpijob
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
@@ -12,8 +13,14 @@ const istioInjectKey = "sidecar.istio.io/inject"
 
 // applyJobDefaults applies the platform's job defaults to a pod template
 // where the template has not decided: the Istio sidecar opt-out, NCCL
-// variables, and (workers only) spreading across nodes.
+// variables, no API token, and (workers only) spreading across nodes.
 func applyJobDefaults(job *kubeflow.MPIJob, tmpl *corev1.PodTemplateSpec, role string, cfg Config) {
+	// MPI needs no Kubernetes API: a pod gets a ServiceAccount token only
+	// when its template asks for one (automountServiceAccountToken: true),
+	// so a compromised rank cannot act as the namespace's ServiceAccount.
+	if tmpl.Spec.AutomountServiceAccountToken == nil {
+		tmpl.Spec.AutomountServiceAccountToken = ptr.To(false)
+	}
 	if cfg.IstioSidecarOptOut {
 		_, inAnnotations := tmpl.Annotations[istioInjectKey]
 		_, inLabels := tmpl.Labels[istioInjectKey]

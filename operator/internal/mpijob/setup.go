@@ -12,9 +12,10 @@ import (
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
 
-// CacheOptions keeps only MPIJob children (pods, launcher Jobs, Secrets,
-// ConfigMaps, Services) in the controller's cache, so its memory follows
-// the number of MPIJobs, not everything in the cluster.
+// CacheOptions keeps only MPIJob children (pods, launcher Jobs,
+// ConfigMaps, Services, NetworkPolicies) in the controller's cache, so its
+// memory follows the number of MPIJobs, not everything in the cluster.
+// Secrets are never cached: the controller reads its SSH Secrets by name.
 func CacheOptions() cache.Options {
 	req, err := labels.NewRequirement(kubeflow.OperatorNameLabel, selection.Equals, []string{kubeflow.OperatorName})
 	if err != nil {
@@ -23,7 +24,6 @@ func CacheOptions() cache.Options {
 	ours := cache.ByObject{Label: labels.NewSelector().Add(*req)}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}:                 ours,
-		&corev1.Secret{}:              ours,
 		&corev1.ConfigMap{}:           ours,
 		&corev1.Service{}:             ours,
 		&batchv1.Job{}:                ours,

@@ -42,6 +42,10 @@ const (
 
 // +kubebuilder:rbac:groups=platform.mpijob.io,resources=mpijobplatforms,verbs=get;list;watch
 // +kubebuilder:rbac:groups=platform.mpijob.io,resources=mpijobplatforms/status,verbs=get;update;patch
+// Every object the platform applies names the MPIJobPlatform as its owner
+// with blockOwnerDeletion, which OwnerReferencesPermissionEnforcement (on by
+// default in OpenShift) allows only to those who may update its finalizers.
+// +kubebuilder:rbac:groups=platform.mpijob.io,resources=mpijobplatforms/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -46,9 +46,10 @@ const (
 	firstRetryDelay = time.Second
 )
 
-// The manager's ClusterRole needs these for the self-managed certificate.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=get;patch
+// The controller's ClusterRole may patch only the platform's two webhook
+// configurations; the certificate Secret is granted by a Role in the
+// platform namespace (operator/pkg/identity), by name.
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=get;patch,resourceNames=mpijob-platform-mutating;mpijob-platform-validating
 
 // Options configure a Rotator.
 type Options struct {

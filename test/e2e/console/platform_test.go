@@ -54,7 +54,11 @@ func startManager(t *testing.T, bin, name string, args ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"--kubeconfig=" + env.Kubeconfig}, args...)...)
+	kubeconfig, err := env.ProductKubeconfig(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -1,7 +1,7 @@
 // Package helm_test installs, upgrades and uninstalls the Helm chart on the
 // dev cluster with Helm's own library, and proves the permissions it grants
 // are enough: the platform operator and the MPIJob controller run locally
-// impersonating the service accounts the chart and the platform create,
+// with tokens of the service accounts the chart and the platform create,
 // through a full reconcile and an MPIJob run, without a forbidden error.
 package helm_test
 
@@ -26,7 +26,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
@@ -85,18 +84,12 @@ func chartValues(networkPolicy string, replicas int) map[string]any {
 	}
 }
 
-// impersonating writes a kubeconfig that acts as a service account.
-func impersonating(t *testing.T, sa string) string {
+// asServiceAccount writes a kubeconfig with a token of a ServiceAccount
+// the chart or the platform created.
+func asServiceAccount(t *testing.T, sa string) string {
 	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	path, err := env.TokenKubeconfig(namespace, sa)
 	if err != nil {
-		t.Fatal(err)
-	}
-	for _, auth := range cfg.AuthInfos {
-		auth.Impersonate = "system:serviceaccount:" + namespace + ":" + sa
-	}
-	path := filepath.Join(t.TempDir(), sa+".kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -134,6 +127,12 @@ func TestChartLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// As the install docs ask: the platform's namespace enforces Pod
+	// Security's restricted profile, so every pod the chart and the
+	// platform run there must pass it.
+	if err := env.RestrictedNamespace(ctx, namespace); err != nil {
+		t.Fatal(err)
+	}
 	t.Run("install", func(t *testing.T) {
 		install := action.NewInstall(helmConfig(t))
 		install.ReleaseName, install.Namespace, install.CreateNamespace = release, namespace, true
@@ -170,7 +169,7 @@ func TestChartLifecycle(t *testing.T) {
 		}
 		webhookURL := "https://127.0.0.1:" + strconv.Itoa(ports[0])
 		operator, err = framework.StartManager(env, "--role=platform", "--namespace="+namespace, "--local-webhook-url="+webhookURL,
-			"--manager-image="+packaging.DefaultImage, "--kubeconfig="+impersonating(parent, packaging.OperatorName))
+			"--manager-image="+packaging.DefaultImage, "--kubeconfig="+asServiceAccount(parent, packaging.OperatorName))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +178,7 @@ func TestChartLifecycle(t *testing.T) {
 		framework.Eventually(t, framework.DefaultTimeout, "the controller's ServiceAccount", func(context.Context) (bool, string, error) {
 			return exists(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "mpijob-controller"}}), "", nil
 		})
-		controller, err = framework.StartManager(env, "--role=mpijob-controller", "--kubeconfig="+impersonating(parent, "mpijob-controller"),
+		controller, err = framework.StartManager(env, "--role=mpijob-controller", "--kubeconfig="+asServiceAccount(parent, "mpijob-controller"),
 			"--webhook-bind-address="+strings.TrimPrefix(webhookURL, "https://"), "--webhook-cert-dir="+parent.TempDir(),
 			"--webhook-cert-secret="+namespace+"/mpijob-webhook-cert", "--webhook-cert-names=127.0.0.1")
 		if err != nil {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
 // createQueue makes a LocalQueue "team" in ns backed by a ClusterQueue with
@@ -72,4 +75,75 @@ func jobIsRunning(job *kubeflow.MPIJob) bool {
 	}
 	c := condition(got, kubeflow.JobRunning)
 	return c != nil && c.Status == "True"
+}
+
+// Kueue preempts a running job for a higher-priority one: it suspends the
+// MPIJob, and the controller (as its own ServiceAccount) removes every pod
+// of it at once, which frees its GPUs for the other job; once capacity
+// returns the preempted job runs again.
+func TestKueuePreemptionFreesGPUsAndTheJobRunsAgain(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "preempt")
+	flavor, cq := "gpu-"+ns, "cq-"+ns
+	priority := func(name string, value int64) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"value": value}}
+		u.SetAPIVersion("kueue.x-k8s.io/v1beta2")
+		u.SetKind("WorkloadPriorityClass")
+		u.SetName(name)
+		return u
+	}
+	for _, o := range []*unstructured.Unstructured{
+		priority(ns+"-low", 10),
+		priority(ns+"-high", 1000),
+		framework.KueueObject("ResourceFlavor", "", flavor, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
+		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
+			"namespaceSelector": map[string]any{},
+			"preemption":        map[string]any{"withinClusterQueue": "LowerPriority"},
+			"resourceGroups": []any{map[string]any{
+				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
+				"flavors": []any{map[string]any{"name": flavor, "resources": []any{
+					map[string]any{"name": "cpu", "nominalQuota": "64"},
+					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
+					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "4"},
+				}}},
+			}},
+		}),
+		framework.KueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
+	} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatalf("creating %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
+	}
+
+	low := queued(simpleJob(ns, "low", 4))
+	low.Labels["kueue.x-k8s.io/priority-class"] = ns + "-low"
+	finishLauncher(low, "5s", 0) // counted from its (second) start
+	if err := env.Client.Create(ctx, low); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, low, kubeflow.JobRunning)
+
+	high := queued(simpleJob(ns, "high", 4))
+	high.Labels["kueue.x-k8s.io/priority-class"] = ns + "-high"
+	finishLauncher(high, "5s", 0)
+	if err := env.Client.Create(ctx, high); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, framework.DefaultTimeout, "Kueue suspends the low-priority job", func(ctx context.Context) (bool, string, error) {
+		got := &kubeflow.MPIJob{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(low), got); err != nil {
+			return false, "", err
+		}
+		return got.IsSuspended(), fmt.Sprintf("suspend=%v", got.IsSuspended()), nil
+	})
+	// The controller's part: every pod gone, the GPUs free.
+	framework.Eventually(t, 10*time.Second, "the preempted job's pods gone", func(context.Context) (bool, string, error) {
+		w, l := len(jobPods(t, low, kubeflow.RoleWorker)), len(jobPods(t, low, kubeflow.RoleLauncher))
+		return w+l == 0, fmt.Sprintf("%d workers, %d launcher pods", w, l), nil
+	})
+	waitCondition(t, low, kubeflow.JobSuspended)
+	waitCondition(t, high, kubeflow.JobSucceeded)
+	// Capacity is back: the preempted job is admitted again and finishes.
+	waitCondition(t, low, kubeflow.JobSucceeded)
 }

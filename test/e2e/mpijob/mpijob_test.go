@@ -233,3 +233,21 @@ func TestRestartingWorkerIsReported(t *testing.T) {
 		t.Errorf("a worker restarting in place failed the job: %+v", c)
 	}
 }
+
+// Upstream's pi example uses cleanPodPolicy Running: once the job
+// succeeded, workers still running are deleted (their GPUs freed).
+func TestCleanPodPolicyRunningRemovesRunningWorkers(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "clean-running")
+	job := simpleJob(ns, "pi", 2)
+	job.Spec.RunPolicy.CleanPodPolicy = ptr.To(kubeflow.CleanPodPolicyRunning)
+	finishLauncher(job, "1s", 0)
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, job, kubeflow.JobSucceeded)
+	framework.Eventually(t, framework.DefaultTimeout, "no worker left running", func(ctx context.Context) (bool, string, error) {
+		w := jobPods(t, job, kubeflow.RoleWorker)
+		return len(w) == 0, fmt.Sprintf("%d workers", len(w)), nil
+	})
+}

@@ -1,7 +1,8 @@
 // Package platform_test runs the platform operator end to end on the dev
-// cluster: one manager process with --role=all (the platform reconciler,
-// the MPIJob controller and its webhooks, as `make demo` runs it) installs
-// every component from the MPIJobPlatform; the controller Deployment it
+// cluster, as installed: the platform operator and the MPIJob controller
+// (with its webhooks) run as two managers, each as its own ServiceAccount
+// with the RBAC the product ships; the operator installs every component
+// from the MPIJobPlatform; the controller Deployment it
 // creates runs on kwok nodes, its ClusterQueues become Active in the real
 // Kueue, and MPIJobs run through the queues it made.
 package platform_test
@@ -23,13 +24,14 @@ import (
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
+	"github.com/mpijob-platform/mpijob-platform/tools/packaging"
 )
 
 const platformNamespace = "mpijob-system"
 
 var (
-	env     *framework.Env
-	manager *framework.Manager
+	env                  *framework.Env
+	operator, controller *framework.Manager
 )
 
 func init() {
@@ -56,13 +58,22 @@ func TestMain(m *testing.M) {
 			if err != nil {
 				return nil, err
 			}
-			manager, err = framework.StartManager(e, "--role=all", "--namespace="+platformNamespace,
-				"--webhook-bind-address=127.0.0.1:"+strconv.Itoa(ports[0]), "--webhook-cert-dir="+certDir,
-				"--webhook-cert-secret="+platformNamespace+"/mpijob-webhook-cert", "--webhook-cert-names=127.0.0.1")
+			webhooks := "127.0.0.1:" + strconv.Itoa(ports[0])
+			operator, err = framework.StartManager(e, "--role=platform", "--namespace="+platformNamespace,
+				"--local-webhook-url=https://"+webhooks, "--manager-image="+packaging.DefaultImage)
 			if err != nil {
 				return nil, err
 			}
-			return manager.Stop, nil
+			// The controller's identity is what the platform creates for it;
+			// installed here as well so that it can start first.
+			controller, err = framework.StartManager(e, "--role=mpijob-controller", "--namespace="+platformNamespace,
+				"--webhook-bind-address="+webhooks, "--webhook-cert-dir="+certDir,
+				"--webhook-cert-secret="+platformNamespace+"/mpijob-webhook-cert", "--webhook-cert-names=127.0.0.1")
+			if err != nil {
+				operator.Stop()
+				return nil, err
+			}
+			return func() { controller.Stop(); operator.Stop() }, nil
 		},
 	}, &env))
 }

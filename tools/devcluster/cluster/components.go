@@ -198,6 +198,10 @@ func (r *runner) startAPIServer(ctx context.Context) error {
 		"--client-ca-file=" + r.pki.CAFile,
 		"--token-auth-file=" + r.files["tokens"],
 		"--authorization-mode=Node,RBAC",
+		// Refuse what OpenShift refuses: an owner reference with
+		// blockOwnerDeletion needs update on the owner's finalizers, and
+		// (on by default) Pod Security admission enforces namespace labels.
+		"--enable-admission-plugins=OwnerReferencesPermissionEnforcement,PodSecurity",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + r.files["sa.pub"],
 		"--service-account-signing-key-file=" + r.files["sa.key"],

@@ -1,16 +1,18 @@
 package component
 
+import "github.com/mpijob-platform/mpijob-platform/operator/pkg/identity"
+
 // Names of the objects components share.
 const (
 	// ControllerName is the MPIJob controller's Deployment, ServiceAccount
 	// and ClusterRole(Binding) name, and its pods' app.kubernetes.io/name.
-	ControllerName = "mpijob-controller"
+	ControllerName = identity.ControllerServiceAccount
 	// MetricsService exposes the controller's /metrics.
 	MetricsService = "mpijob-controller-metrics"
 	// WebhookService fronts the controller's webhook server.
 	WebhookService = "mpijob-webhook"
 	// WebhookCertSecret holds the webhook serving certificate.
-	WebhookCertSecret = "mpijob-webhook-cert"
+	WebhookCertSecret = identity.WebhookCertSecret
 	// MutatingWebhookConfiguration and ValidatingWebhookConfiguration are
 	// the MPIJob webhook configurations.
 	MutatingWebhookConfiguration   = "mpijob-platform-mutating"

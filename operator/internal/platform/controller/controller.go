@@ -21,9 +21,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mpijob-platform/mpijob-platform/config"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
+	"github.com/mpijob-platform/mpijob-platform/operator/pkg/identity"
 )
 
 // Component is mpiJobController.
@@ -51,37 +51,16 @@ func (Component) Kinds() []schema.GroupVersionKind {
 }
 
 // ClusterRoleName is the controller's ClusterRole (and binding).
-const ClusterRoleName = "mpijob-platform-controller"
+const ClusterRoleName = identity.ControllerClusterRole
 
 const certDir = "/tmp/k8s-webhook-server/serving-certs"
 
 // Desired renders the controller's objects.
 func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 	ns := in.Namespace
-	role, err := config.ControllerRole()
+	id, err := identity.NewController(ns)
 	if err != nil {
 		return nil, err
-	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: component.ControllerName, Namespace: ns}}
-	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName}, Rules: role.Rules}
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}}
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cr.Name},
-		Subjects:   subject,
-	}
-	// Leader election needs leases only in the controller's namespace.
-	election := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: component.ControllerName + "-leader-election", Namespace: ns},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		},
-	}
-	electionBinding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: election.Name, Namespace: ns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: election.Name},
-		Subjects:   subject,
 	}
 	metrics := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: component.MetricsService, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/name": component.ControllerName}},
@@ -90,7 +69,7 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 			Ports:    []corev1.ServicePort{{Name: "metrics", Port: component.MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
-	return []client.Object{sa, cr, crb, election, electionBinding, metrics, deployment(in)}, nil
+	return append(id.Objects(), metrics, deployment(in)), nil
 }
 
 // Args are the manager flags that carry the platform's configuration to

@@ -1,0 +1,69 @@
+package framework
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestForbiddenRequests(t *testing.T) {
+	const ctrl = "system:serviceaccount:mpijob-system:mpijob-controller"
+	log := `{"verb":"deletecollection","requestURI":"/api/v1/namespaces/demo/pods","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo"},"responseStatus":{"code":403,"message":"pods is forbidden: cannot deletecollection"}}
+{"verb":"deletecollection","requestURI":"/api/v1/namespaces/demo/pods","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo"},"responseStatus":{"code":403,"message":"pods is forbidden: cannot deletecollection"}}
+{"verb":"create","requestURI":"/api/v1/namespaces/demo/pods","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo"},"responseStatus":{"code":403,"message":"pods \"w\" is forbidden: exceeded quota: q"}}
+{"verb":"patch","requestURI":"/apis/platform.mpijob.io/v1alpha1/mpijobplatforms/default/status","user":{"username":"system:serviceaccount:mpijob-system:mpijob-platform-operator"},"objectRef":{"resource":"mpijobplatforms","subresource":"status","apiGroup":"platform.mpijob.io","name":"default"},"responseStatus":{"code":403,"message":"no"}}
+{"verb":"get","requestURI":"/api/v1/namespaces/team/secrets","user":{"username":"system:serviceaccount:team:alice"},"objectRef":{"resource":"secrets","namespace":"team"},"responseStatus":{"code":403,"message":"alice may not"}}
+{"verb":"get","requestURI":"/api/v1/namespaces/demo/pods/w","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo","name":"w"},"responseStatus":{"code":200}}
+`
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		users []string
+		want  []string
+	}{
+		"the controller's refusals, once each, quota aside": {
+			users: []string{ctrl},
+			want:  []string{ctrl + `: deletecollection pods (namespace "demo", name ""): pods is forbidden: cannot deletecollection`},
+		},
+		"subresources and groups are named": {
+			users: []string{"system:serviceaccount:mpijob-system:mpijob-platform-operator"},
+			want:  []string{`system:serviceaccount:mpijob-system:mpijob-platform-operator: patch mpijobplatforms/status.platform.mpijob.io (namespace "", name "default"): no`},
+		},
+		"test users' refusals are not the product's": {
+			users: []string{"system:serviceaccount:mpijob-system:mpijob-console"},
+		},
+		"no product started, nothing to check": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := forbiddenRequests(path, tc.users)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpEmptyAsNil); diff != "" {
+				t.Errorf("forbiddenRequests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+var cmpEmptyAsNil = cmp.FilterValues(func(a, b []string) bool { return len(a) == 0 && len(b) == 0 }, cmp.Ignore())
+
+func TestFlagValue(t *testing.T) {
+	args := []string{"--role=platform", "--namespace=a", "--namespace=b"}
+	for name, tc := range map[string]struct{ flag, fallback, want string }{
+		"set":                   {"role", "x", "platform"},
+		"last one wins":         {"namespace", "x", "b"},
+		"unset":                 {"kubeconfig", "fallback", "fallback"},
+		"prefix is not a match": {"name", "x", "x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := flagValue(args, tc.flag, tc.fallback); got != tc.want {
+				t.Errorf("flagValue(%q) = %q, want %q", tc.flag, got, tc.want)
+			}
+		})
+	}
+}
