@@ -38,7 +38,7 @@ test-deps: ## Install what the tests need beyond Go, Python and Node.js (promtoo
 ##@ Tests by layer
 
 .PHONY: test-unit
-test-unit: ## Unit tests only (no control plane).
+test-unit: test-deps ## Unit tests only (no control plane).
 	$(GO_TEST) $$($(GO) list ./... | grep -v -e /test/e2e/ -e /test/integration/)
 
 .PHONY: test-e2e

@@ -13,12 +13,12 @@ import (
 const testFiles = "tests/*.test.yaml"
 
 // promtool finds Prometheus' promtool: Debian's prometheus package, which
-// .ci/run installs.
+// make test-deps installs.
 func promtool(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("promtool is not on PATH: install Debian's prometheus package (apt-get install prometheus), as .ci/run does")
+		t.Fatal("promtool is not on PATH: install Debian's prometheus package (apt-get install prometheus), or run make test-deps, which make test runs first")
 	}
 	return path
 }

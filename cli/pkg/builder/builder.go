@@ -85,17 +85,26 @@ func Build(o Options) (*kubeflow.MPIJob, error) {
 	if o.Name == "" {
 		return nil, invalid("a NAME argument is required when creating from flags")
 	}
+	if errs := kubeflow.ValidateName(o.Name); len(errs) > 0 {
+		return nil, invalid("NAME %q %s", o.Name, errs[0].Detail)
+	}
 	if o.Image == "" {
 		return nil, invalid("--image is required when creating from flags")
 	}
 	if o.Workers < 1 {
 		return nil, invalid("--workers must be at least 1, not %d", o.Workers)
 	}
+	if o.Workers > kubeflow.MaxWorkers {
+		return nil, invalid("--workers must be at most %d (the MPIJob API's limit), not %d: use fewer workers with more GPUs and slots each, or split the work into several jobs", kubeflow.MaxWorkers, o.Workers)
+	}
 	if o.GPUsPerWorker < 0 {
 		return nil, invalid("--gpus-per-worker must not be negative")
 	}
 	if o.Slots < 0 {
 		return nil, invalid("--slots must not be negative")
+	}
+	if o.Slots > kubeflow.MaxSlotsPerWorker || (o.Slots == 0 && o.GPUsPerWorker > kubeflow.MaxSlotsPerWorker) {
+		return nil, invalid("--slots (one per GPU unless set) must be at most %d MPI processes per worker", kubeflow.MaxSlotsPerWorker)
 	}
 	impl, err := ParseImplementation(o.MPIImplementation)
 	if err != nil {
@@ -167,6 +176,12 @@ func Build(o Options) (*kubeflow.MPIJob, error) {
 	}
 	if o.Queue != "" {
 		job.Labels = map[string]string{QueueLabel: o.Queue}
+	}
+	// Whatever the API would refuse is refused here, before any request.
+	defaulted := job.DeepCopy()
+	kubeflow.SetDefaults(defaulted)
+	if errs := kubeflow.ValidateMPIJob(defaulted); len(errs) > 0 {
+		return nil, invalid("%v", errs.ToAggregate())
 	}
 	return job, nil
 }

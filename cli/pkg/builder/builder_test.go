@@ -85,19 +85,55 @@ func TestBuildDefaults(t *testing.T) {
 	}
 }
 
+// TestBuildAtTheLimits: the largest job the API admits builds.
+func TestBuildAtTheLimits(t *testing.T) {
+	name := "a" + strings.Repeat("b", kubeflow.MaxNameLength-1)
+	job, err := Build(Options{Name: name, Image: "i", Workers: kubeflow.MaxWorkers, Slots: kubeflow.MaxSlotsPerWorker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := job.Workers(); got != kubeflow.MaxWorkers {
+		t.Errorf("workers %d", got)
+	}
+}
+
+func TestBuildErrorsSayTheLimit(t *testing.T) {
+	for name, tc := range map[string]struct {
+		o    Options
+		want string
+	}{
+		"workers": {Options{Name: "a", Image: "i", Workers: 10_000_000}, "--workers must be at most 1024"},
+		"slots":   {Options{Name: "a", Image: "i", Workers: 1, Slots: 5000}, "at most 4096 MPI processes per worker"},
+		"digit":   {Options{Name: "2nd", Image: "i", Workers: 1}, `NAME "2nd" must be a DNS-1035 label`},
+		"long":    {Options{Name: strings.Repeat("a", 51), Image: "i", Workers: 1}, "must be at most 50 characters, not 51"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Build(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v lacks %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestBuildErrors(t *testing.T) {
 	ok := Options{Name: "a", Image: "i", Workers: 1}
 	for name, mutate := range map[string]func(*Options){
-		"no name":        func(o *Options) { o.Name = "" },
-		"no image":       func(o *Options) { o.Image = "" },
-		"zero workers":   func(o *Options) { o.Workers = 0 },
-		"negative gpus":  func(o *Options) { o.GPUsPerWorker = -1 },
-		"bad cpu":        func(o *Options) { o.CPU = "lots" },
-		"bad memory":     func(o *Options) { o.Memory = "16 GB" },
-		"bad env":        func(o *Options) { o.Env = []string{"NOVALUE"} },
-		"empty env key":  func(o *Options) { o.Env = []string{"=x"} },
-		"bad mpi":        func(o *Options) { o.MPIImplementation = "LAM" },
-		"negative slots": func(o *Options) { o.Slots = -2 },
+		"no name":                             func(o *Options) { o.Name = "" },
+		"no image":                            func(o *Options) { o.Image = "" },
+		"zero workers":                        func(o *Options) { o.Workers = 0 },
+		"negative gpus":                       func(o *Options) { o.GPUsPerWorker = -1 },
+		"bad cpu":                             func(o *Options) { o.CPU = "lots" },
+		"bad memory":                          func(o *Options) { o.Memory = "16 GB" },
+		"bad env":                             func(o *Options) { o.Env = []string{"NOVALUE"} },
+		"empty env key":                       func(o *Options) { o.Env = []string{"=x"} },
+		"bad mpi":                             func(o *Options) { o.MPIImplementation = "LAM" },
+		"negative slots":                      func(o *Options) { o.Slots = -2 },
+		"too many workers":                    func(o *Options) { o.Workers = kubeflow.MaxWorkers + 1 },
+		"too many slots":                      func(o *Options) { o.Slots = kubeflow.MaxSlotsPerWorker + 1 },
+		"too many GPUs for the default slots": func(o *Options) { o.GPUsPerWorker = 1 << 32 },
+		"name starts with a digit":            func(o *Options) { o.Name = "1st-run" },
+		"name too long":                       func(o *Options) { o.Name = strings.Repeat("a", kubeflow.MaxNameLength+1) },
+		"name with capitals":                  func(o *Options) { o.Name = "Train" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := ok

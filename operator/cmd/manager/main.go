@@ -82,8 +82,16 @@ func (w *webhookFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&w.mutatingConfig, "mutating-webhook-configuration", "mpijob-platform-mutating", "MutatingWebhookConfiguration whose caBundle the self-managed CA keeps in sync")
 	fs.StringVar(&w.validatingConfig, "validating-webhook-configuration", "mpijob-platform-validating", "ValidatingWebhookConfiguration whose caBundle the self-managed CA keeps in sync")
 	fs.BoolVar(&w.policy.EnforceIstioSidecarOptOut, "enforce-istio-sidecar-opt-out", w.policy.EnforceIstioSidecarOptOut, "add sidecar.istio.io/inject=false to MPIJob pod templates and reject templates that ask for the sidecar")
-	fs.BoolVar(&w.policy.AllowPrivileged, "allow-privileged-pods", w.policy.AllowPrivileged, "admit MPIJobs with privileged containers")
+	fs.BoolVar(&w.policy.AllowPrivileged, "allow-privileged-pods", w.policy.AllowPrivileged, "admit MPIJobs with privileged containers, and what Pod Security baseline refuses (hostPath, hostPID, hostIPC, host ports, added capabilities, unconfined seccomp)")
 	fs.BoolVar(&w.policy.AllowHostNetwork, "allow-host-network", w.policy.AllowHostNetwork, "admit MPIJobs whose pods use the host network")
+	fs.Func("max-workers", fmt.Sprintf("the most workers admitted per MPIJob, up to %d (the API's own limit, also the default)", kubeflow.MaxWorkers), func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 1 || n > kubeflow.MaxWorkers {
+			return fmt.Errorf("want a number of workers from 1 to %d", kubeflow.MaxWorkers)
+		}
+		w.policy.MaxWorkers = int32(n)
+		return nil
+	})
 }
 
 // server returns the webhook server, or nil when webhooks are off.
@@ -241,6 +249,7 @@ func run() error {
 	}
 	ready := healthz.Ping
 	if webhookServer != nil {
+		hooks.policy.PlatformNamespace = platformNS
 		if err := (&mpijobwebhook.MPIJobWebhook{Reader: mgr.GetClient(), Policy: hooks.policy}).SetupWithManager(mgr); err != nil {
 			return err
 		}

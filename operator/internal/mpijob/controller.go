@@ -182,7 +182,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *state, orig *kubeflow.M
 // sync runs the phases in order; each returns early only on an API error.
 func (r *Reconciler) sync(ctx context.Context, s *state) error {
 	job := s.job
-	if errs := kubeflow.ValidateMPIJob(job); len(errs) > 0 {
+	// A job whose children exist was valid when it started: limits added
+	// since (name rules, worker maxima) never fail a running job on upgrade.
+	if errs := kubeflow.ValidateMPIJob(job); len(errs) > 0 && getCondition(&job.Status, kubeflow.JobCreated) == nil {
 		msg := "the MPIJob is invalid and will not run: " + errs.ToAggregate().Error()
 		if setCondition(&job.Status, kubeflow.JobFailed, corev1.ConditionTrue, ReasonValidationError, msg, s.now) {
 			s.eventf(corev1.EventTypeWarning, ReasonValidationError, "%s", msg)

@@ -89,14 +89,28 @@ func roleKind(who string) string {
 	return "worker"
 }
 
+// maxDetailBytes bounds what a diagnosis quotes from elsewhere (a
+// termination message, the scheduler's reason), so that the remedy after it
+// fits in an event note (maxEventNoteBytes).
+const maxDetailBytes = 300
+
+// maxListedPods is how many pods a diagnosis names before "and N more".
+const maxListedPods = 5
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	if len(s) > 300 {
-		s = s[:297] + "..."
+	return truncateUTF8(s, maxDetailBytes)
+}
+
+// podList names the first maxListedPods pods, and counts the others: with
+// a thousand workers the full list would push the remedy out of the note.
+func podList(names []string) string {
+	if len(names) <= maxListedPods {
+		return strings.Join(names, ", ")
 	}
-	return s
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxListedPods], ", "), len(names)-maxListedPods)
 }
 
 // diagnosePodFailure explains a pod that ended Failed: eviction or its first
@@ -104,7 +118,7 @@ func firstLine(s string) string {
 func diagnosePodFailure(pod *corev1.Pod) Diagnosis {
 	who := podRole(pod)
 	if pod.Status.Reason == "Evicted" || hasDisruptionTarget(pod) {
-		msg := strings.TrimSpace(pod.Status.Message)
+		msg := truncateUTF8(strings.TrimSpace(pod.Status.Message), maxDetailBytes)
 		if msg == "" {
 			msg = "the node reclaimed resources or was drained"
 		}
@@ -116,7 +130,7 @@ func diagnosePodFailure(pod *corev1.Pod) Diagnosis {
 			return diagnoseTermination(who, containerSpec(pod, cs.Name), t)
 		}
 	}
-	return Diagnosis{ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message))}
+	return Diagnosis{ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, truncateUTF8(strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message), maxDetailBytes))}
 }
 
 // diagnoseRestartedLauncher explains the latest launcher pod whose
@@ -192,7 +206,7 @@ func diagnoseUnschedulable(pods []corev1.Pod) (Diagnosis, bool) {
 			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
 				names = append(names, podRole(&pods[i]))
 				if detail == "" {
-					detail = c.Message
+					detail = firstLine(c.Message)
 				}
 			}
 		}
@@ -212,7 +226,7 @@ func diagnoseUnschedulable(pods []corev1.Pod) (Diagnosis, bool) {
 	case strings.Contains(detail, "node affinity") || strings.Contains(detail, "selector"):
 		hint = "no node matches the pods' node selector or affinity: check the labels it asks for"
 	}
-	return Diagnosis{ReasonUnschedulable, fmt.Sprintf("%d pod(s) cannot be scheduled (%s): %s: %s", len(names), strings.Join(names, ", "), detail, hint)}, true
+	return Diagnosis{ReasonUnschedulable, fmt.Sprintf("%d pod(s) cannot be scheduled (%s): %s: %s", len(names), podList(names), detail, hint)}, true
 }
 
 // diagnoseLauncherJob explains a failed launcher Job, preferring what its

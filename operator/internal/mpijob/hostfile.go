@@ -66,7 +66,11 @@ func discoverHosts(job *kubeflow.MPIJob, workers []corev1.Pod, clusterDomain str
 	return b.String()
 }
 
-// desiredConfigMap is the <job>-config ConfigMap mounted at /etc/mpi.
+// desiredConfigMap is the <job>-config ConfigMap mounted at /etc/mpi. It
+// is built only for a job that passed validation, whose limits bound it:
+// kubeflow.MaxWorkers lines of at most MaxNameLength-based host names keep
+// it under half of the 1 MiB a ConfigMap may hold with a cluster domain of
+// up to 63 characters, and under 1 MiB with any (limits_test.go).
 func desiredConfigMap(job *kubeflow.MPIJob, workers []corev1.Pod, clusterDomain string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: childMeta(job, configMapName(job), appLabels(job)),

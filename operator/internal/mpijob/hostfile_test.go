@@ -75,7 +75,7 @@ func FuzzHostfile(f *testing.F) {
 	f.Add(int32(64), int32(8), "Intel", true, "cluster.local")
 	f.Add(int32(1), int32(3), "MPICH", false, "x")
 	f.Fuzz(func(t *testing.T, workers, slots int32, impl string, launcherWorker bool, domain string) {
-		if workers < 0 || workers > 2000 || (Config{ClusterDomain: domain}).Validate() != nil {
+		if workers < 0 || workers > kubeflow.MaxWorkers || (Config{ClusterDomain: domain}).Validate() != nil {
 			return // the manager refuses such a cluster domain at start
 		}
 		job := testJob(func(j *kubeflow.MPIJob) {

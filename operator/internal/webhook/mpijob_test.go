@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -293,6 +294,54 @@ func TestPolicyAllowsWhatTheAdminAllowed(t *testing.T) {
 	}
 }
 
+// TestPolicyMaxWorkers: the platform may lower the API's worker limit; the
+// lower limit gives its own field error, saying who can raise it, and a
+// count over the API's limit is reported once, by ValidateMPIJob.
+func TestPolicyMaxWorkers(t *testing.T) {
+	replicas := "spec.mpiReplicaSpecs[Worker].replicas"
+	cases := map[string]struct {
+		maxWorkers int32
+		workers    int32
+		wantErrs   []string // one per expected error, in order
+	}{
+		"API limit by default":      {workers: kubeflow.MaxWorkers},
+		"at the platform's limit":   {maxWorkers: 64, workers: 64},
+		"over the platform's limit": {maxWorkers: 64, workers: 65, wantErrs: []string{replicas + ": Invalid value: 65: this platform admits at most 64 workers per MPIJob", "spec.webhooks.maxWorkers"}},
+		"over the API's limit": {
+			maxWorkers: 64, workers: kubeflow.MaxWorkers + 1,
+			wantErrs: []string{replicas + ": Invalid value: 1025: must be at most 1024 workers per MPIJob"},
+		},
+		"10 million workers": {workers: 10_000_000, wantErrs: []string{replicas + ": Invalid value: 10000000: must be at most 1024"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWebhook(t, namespace("team-a", nil))
+			w.Policy.MaxWorkers = tc.maxWorkers
+			job := gpuJob("train", tc.workers, 0)
+			_, err := w.ValidateCreate(context.Background(), job)
+			if len(tc.wantErrs) == 0 {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
+			var status apierrors.APIStatus
+			if !errors.As(err, &status) || !apierrors.IsInvalid(err) {
+				t.Fatalf("error %v: want Invalid", err)
+			}
+			causes := status.Status().Details.Causes
+			if len(causes) != 1 || causes[0].Field != replicas {
+				t.Fatalf("causes %+v: want one, on %s", causes, replicas)
+			}
+			for _, want := range tc.wantErrs {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
 // FuzzDefaultAndValidate: the webhook's defaulting and validation never
 // panic; defaulting is idempotent; whatever defaulting produces from a job
 // that validates still validates; the quota arithmetic never panics.
@@ -328,4 +377,53 @@ func FuzzDefaultAndValidate(f *testing.F) {
 		_ = checkResourceQuota(q, requests, limits, pods)
 		_ = checkClusterQueue(cq, cohortView{}, sets)
 	})
+}
+
+// What Pod Security's baseline refuses is refused with its field path, and
+// no MPIJob runs in the platform's own namespace.
+func TestPolicyRefusesBaselineViolations(t *testing.T) {
+	worker := "spec.mpiReplicaSpecs[Worker].template.spec."
+	for name, tc := range map[string]struct {
+		mutate func(*kubeflow.MPIJob, *corev1.PodSpec)
+		want   string
+	}{
+		"hostPath volume": {func(_ *kubeflow.MPIJob, s *corev1.PodSpec) {
+			s.Volumes = append(s.Volumes, corev1.Volume{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+		}, worker + "volumes[0].hostPath"},
+		"hostPID": {func(_ *kubeflow.MPIJob, s *corev1.PodSpec) { s.HostPID = true }, worker + "hostPID"},
+		"hostIPC": {func(_ *kubeflow.MPIJob, s *corev1.PodSpec) { s.HostIPC = true }, worker + "hostIPC"},
+		"hostPort": {func(_ *kubeflow.MPIJob, s *corev1.PodSpec) {
+			s.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 22, HostPort: 22}}
+		}, worker + "containers[0].ports[0].hostPort"},
+		"SYS_ADMIN": {func(_ *kubeflow.MPIJob, s *corev1.PodSpec) {
+			s.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"CHOWN", "SYS_ADMIN"}}}
+		}, worker + "containers[0].securityContext.capabilities.add[1]"},
+		"unconfined seccomp": {func(_ *kubeflow.MPIJob, s *corev1.PodSpec) {
+			s.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}
+		}, worker + "securityContext.seccompProfile.type"},
+		"the platform's namespace": {func(j *kubeflow.MPIJob, _ *corev1.PodSpec) { j.Namespace = "mpijob-system" }, "metadata.namespace"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			job := gpuJob("train", 2, 8)
+			tc.mutate(job, &job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template.Spec)
+			p := DefaultPolicy()
+			p.PlatformNamespace = "mpijob-system"
+			errs := p.validate(job)
+			if len(errs) != 1 || errs[0].Field != tc.want || errs[0].Type != field.ErrorTypeForbidden {
+				t.Fatalf("errors %v, want one Forbidden at %s", errs, tc.want)
+			}
+			if name != "the platform's namespace" {
+				p.AllowPrivileged = true
+				if errs := p.validate(job); len(errs) != 0 {
+					t.Errorf("with allowPrivileged still refused: %v", errs)
+				}
+			}
+		})
+	}
+	// Baseline's own capabilities stay allowed.
+	job := gpuJob("train", 2, 8)
+	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE", "SYS_CHROOT"}}}
+	if errs := DefaultPolicy().validate(job); len(errs) != 0 {
+		t.Errorf("baseline capabilities refused: %v", errs)
+	}
 }

@@ -42,7 +42,7 @@ func startPrometheus(t *testing.T, targets ...target) *prometheus {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Fatal("prometheus is not on PATH: install Debian's prometheus package (apt-get install prometheus), as .ci/run does")
+		t.Fatal("prometheus is not on PATH: install Debian's prometheus package (apt-get install prometheus), or run make test-deps, which make test runs first")
 	}
 	dir := t.TempDir()
 	ruleFile := filepath.Join(dir, "rules.yaml")

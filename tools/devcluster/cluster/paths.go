@@ -35,6 +35,11 @@ func FindRepoRoot() (string, error) {
 // DefaultCacheDir is $MPIJOB_CACHE_DIR, else <repo>/.cache (git-ignored).
 func DefaultCacheDir(repoRoot string) string {
 	if d := os.Getenv(CacheDirEnv); d != "" {
+		// A relative setting means the same folder from every package's
+		// tests (which run in their own folders): relative to the repository.
+		if !filepath.IsAbs(d) {
+			return filepath.Join(repoRoot, d)
+		}
 		return d
 	}
 	return filepath.Join(repoRoot, ".cache")

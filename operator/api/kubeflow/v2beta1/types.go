@@ -33,7 +33,8 @@ type MPIJobList struct {
 // MPIJobSpec is the desired state of an MPIJob.
 type MPIJobSpec struct {
 	// SlotsPerWorker is the number of MPI processes per worker (the "slots"
-	// of the hostfile). Defaults to 1.
+	// of the hostfile), at most 4096 (MaxSlotsPerWorker). Defaults to 1.
+	// +kubebuilder:validation:Maximum=4096
 	// +optional
 	SlotsPerWorker *int32 `json:"slotsPerWorker,omitempty"`
 
@@ -185,7 +186,9 @@ const (
 // ReplicaSpec describes the pods of one role.
 type ReplicaSpec struct {
 	// Replicas is the number of pods: exactly 1 for the launcher, at least
-	// 1 for workers. Defaults to 1 for the launcher and 0 for workers.
+	// 1 and at most 1024 (MaxWorkers; the platform may allow fewer) for
+	// workers. Defaults to 1 for the launcher and 0 for workers.
+	// +kubebuilder:validation:Maximum=1024
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 

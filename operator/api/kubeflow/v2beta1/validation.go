@@ -2,15 +2,58 @@ package v2beta1
 
 import (
 	"fmt"
+	"regexp"
 
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// maxWorkerIndexDigits bounds the name length check: worker pods are named
-// <job>-worker-<index> and must be valid DNS labels (they are hostnames).
+// Limits of an MPIJob. A job over one is refused at admission (the
+// replicas and slots maxima also by the CRD schema, before any webhook or
+// controller sees the job) and, should it get past, by the controller,
+// which fails it with reason ValidationError instead of building anything.
+const (
+	// MaxWorkers is the most worker replicas an MPIJob may have. Every
+	// worker is a line of the hostfile and of discover_hosts.sh in the
+	// job's ConfigMap, and Kubernetes caps a ConfigMap at 1 MiB. At the
+	// longest name (MaxNameLength) in the longest namespace (63) a worker
+	// takes at most 2*(181+d)+18 bytes there, d being the length of the
+	// controller's --cluster-domain plus its dot: about 410 bytes with
+	// cluster.local, 510 with a 63-character domain. 1024 workers so stay
+	// under half of the limit, and under the limit with any cluster domain
+	// Kubernetes accepts (operator/internal/mpijob/limits_test.go builds
+	// that worst case). A power of two, as MPI jobs are often sized; with
+	// slotsPerWorker it still allows millions of ranks. Indices stay
+	// within maxWorkerIndexDigits, so pod names stay valid for every index
+	// and the name rule would not change were the maximum ever raised (up
+	// to 99999, if the hostfile left the ConfigMap). The platform may
+	// lower it (MPIJobPlatform spec.webhooks.maxWorkers). The
+	// +kubebuilder:validation:Maximum marker on ReplicaSpec.Replicas must
+	// say the same (TestSchemaMarkersMatchLimits).
+	MaxWorkers = 1024
+	// MaxSlotsPerWorker is the most MPI processes per worker: more than
+	// the hardware threads of the largest nodes (a few hundred), with room
+	// for oversubscription; workers * slots stays far within int32.
+	MaxSlotsPerWorker = 4096
+	// MaxNameLength is the longest job name: worker pods are named
+	// <job>-worker-<index> and are hostnames, so that name must be a DNS
+	// label (63 characters) for every index of up to maxWorkerIndexDigits
+	// digits. The other children fit too: Service <job>, Secret <job>-ssh,
+	// ConfigMap <job>-config, launcher Job and hostname <job>-launcher (59,
+	// also the value of the job-name labels the Job controller puts on its
+	// pods, at most 63). The launcher Job's pods are <job>-launcher-xxxxx;
+	// the apiserver cuts a generateName prefix to 58 so they stay 63.
+	MaxNameLength = validation.DNS1123LabelMaxLength - len("-worker-") - maxWorkerIndexDigits
+)
+
+// maxWorkerIndexDigits is the room the name check keeps for worker indices:
+// 5 digits, indices up to 99999, more than MaxWorkers needs.
 const maxWorkerIndexDigits = 5
+
+// dns1035Label is a DNS-1035 label without its length limit (MaxNameLength
+// is stricter and reported on its own).
+var dns1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 
 var (
 	validCleanPodPolicies = []string{string(CleanPodPolicyNone), string(CleanPodPolicyRunning), string(CleanPodPolicyAll)}
@@ -24,16 +67,38 @@ var (
 // webhook share it, so a webhook outage never lets an invalid job run. Each
 // error names the field, the bad value and what is allowed.
 func ValidateMPIJob(job *MPIJob) field.ErrorList {
-	errs := validateName(job.Name)
+	errs := ValidateName(job.Name)
 	spec := field.NewPath("spec")
 	errs = append(errs, validateSpec(&job.Spec, spec)...)
 	return errs
 }
 
-// ValidateMPIJobUpdate checks an update: the new object must be valid and
-// the fields that cannot change did not.
+// ratchetedFields hold limits that came after jobs may have been created:
+// an update that leaves such a field as it was is not refused for it, so a
+// job admitted before can still be suspended, resumed and labelled (the
+// API server ratchets the schema's maxima the same way).
+var ratchetedFields = map[string]bool{
+	"metadata.name":                         true,
+	"spec.slotsPerWorker":                   true,
+	"spec.mpiReplicaSpecs[Worker].replicas": true,
+}
+
+// ValidateMPIJobUpdate checks an update: the new object must be valid, but
+// for unchanged values of ratchetedFields, and the fields that cannot
+// change did not.
 func ValidateMPIJobUpdate(oldJob, newJob *MPIJob) field.ErrorList {
-	errs := ValidateMPIJob(newJob)
+	before := map[string]bool{}
+	for _, e := range ValidateMPIJob(oldJob) {
+		if ratchetedFields[e.Field] {
+			before[e.Error()] = true
+		}
+	}
+	var errs field.ErrorList
+	for _, e := range ValidateMPIJob(newJob) {
+		if !before[e.Error()] {
+			errs = append(errs, e)
+		}
+	}
 	oldM, newM := oldJob.Spec.RunPolicy.ManagedBy, newJob.Spec.RunPolicy.ManagedBy
 	if (oldM == nil) != (newM == nil) || (oldM != nil && *oldM != *newM) {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "runPolicy", "managedBy"), "is immutable: delete and recreate the job to hand it to another controller"))
@@ -41,15 +106,27 @@ func ValidateMPIJobUpdate(oldJob, newJob *MPIJob) field.ErrorList {
 	return errs
 }
 
-func validateName(name string) field.ErrorList {
+// ValidateName checks an MPIJob's name (metadata.name). It names the job's
+// headless Service, and Services accept only DNS-1035 labels (a letter
+// first) before Kubernetes 1.34, as upstream mpi-operator checks too; its
+// children's names add suffixes up to MaxNameLength. The CLI and the
+// console check names with it before building a job.
+func ValidateName(name string) field.ErrorList {
 	path := field.NewPath("metadata", "name")
-	longest := fmt.Sprintf("%s-worker-%s", name, "99999"[:maxWorkerIndexDigits])
-	if msgs := validation.IsDNS1123Label(longest); len(msgs) > 0 {
-		return field.ErrorList{field.Invalid(path, name, fmt.Sprintf(
-			"worker pods are named %q and must be valid DNS labels (lower-case letters, digits and '-', at most 63 characters): use a name of at most %d characters",
-			longest, validation.DNS1123LabelMaxLength-len("-worker-")-maxWorkerIndexDigits))}
+	if name == "" {
+		return field.ErrorList{field.Required(path, "a name such as pi or resnet-train")}
 	}
-	return nil
+	var errs field.ErrorList
+	if len(name) > MaxNameLength {
+		errs = append(errs, field.Invalid(path, name, fmt.Sprintf(
+			"must be at most %d characters, not %d: worker pods are named %q and must be DNS labels of at most %d characters: use a shorter name",
+			MaxNameLength, len(name), name+"-worker-"+"99999"[:maxWorkerIndexDigits], validation.DNS1123LabelMaxLength)))
+	}
+	if !dns1035Label.MatchString(name) {
+		errs = append(errs, field.Invalid(path, name,
+			"must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (e.g. pi or resnet-train): the name is also the name of the job's headless Service, which Kubernetes before 1.34 accepts only in that form"))
+	}
+	return errs
 }
 
 func validateSpec(spec *MPIJobSpec, path *field.Path) field.ErrorList {
@@ -58,6 +135,9 @@ func validateSpec(spec *MPIJobSpec, path *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(path.Child("slotsPerWorker"), "the number of MPI processes per worker; 1 is the default"))
 	} else if *spec.SlotsPerWorker < 1 {
 		errs = append(errs, field.Invalid(path.Child("slotsPerWorker"), *spec.SlotsPerWorker, "must be at least 1"))
+	} else if *spec.SlotsPerWorker > MaxSlotsPerWorker {
+		errs = append(errs, field.Invalid(path.Child("slotsPerWorker"), *spec.SlotsPerWorker, fmt.Sprintf(
+			"must be at most %d MPI processes per worker: set it to the GPUs (or CPU cores) of one worker", MaxSlotsPerWorker)))
 	}
 	if spec.SSHAuthMountPath == "" {
 		errs = append(errs, field.Required(path.Child("sshAuthMountPath"), "where SSH credentials are mounted, e.g. /root/.ssh or /home/mpiuser/.ssh"))
@@ -128,6 +208,10 @@ func validateReplicaSpecs(specs map[MPIReplicaType]*ReplicaSpec, path *field.Pat
 		errs = append(errs, validateReplicaSpec(worker, wpath)...)
 		if worker.Replicas != nil && *worker.Replicas < 1 {
 			errs = append(errs, field.Invalid(wpath.Child("replicas"), *worker.Replicas, "must be at least 1; remove the Worker spec and set runLauncherAsWorker to run on the launcher alone"))
+		} else if worker.Replicas != nil && *worker.Replicas > MaxWorkers {
+			errs = append(errs, field.Invalid(wpath.Child("replicas"), *worker.Replicas, fmt.Sprintf(
+				"must be at most %d workers per MPIJob (every worker is a line of the hostfile in the job's ConfigMap, which Kubernetes caps at 1 MiB): "+
+					"use fewer, larger workers (more GPUs and slotsPerWorker each), or split the work into several jobs", MaxWorkers)))
 		}
 	}
 	return errs

@@ -216,6 +216,14 @@ type WebhooksSpec struct {
 	// AllowHostNetwork admits MPIJobs whose pods use the host network.
 	// +optional
 	AllowHostNetwork bool `json:"allowHostNetwork,omitempty"`
+	// MaxWorkers is the most workers admitted per MPIJob. Unset, it is
+	// the MPIJob API's own limit, 1024, which it may only lower (every
+	// worker is a line of the hostfile the controller keeps in a
+	// ConfigMap, which Kubernetes caps at 1 MiB).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	// +optional
+	MaxWorkers int32 `json:"maxWorkers,omitempty"`
 	// Certificates says who issues the webhook serving certificate:
 	// SelfManaged (the controller), OpenShiftServiceCA or CertManager.
 	// +kubebuilder:default=SelfManaged

@@ -107,6 +107,9 @@ func Args(in component.Inputs) []string {
 			"--allow-privileged-pods="+strconv.FormatBool(w.AllowPrivileged),
 			"--allow-host-network="+strconv.FormatBool(w.AllowHostNetwork),
 		)
+		if w.MaxWorkers > 0 {
+			args = append(args, "--max-workers="+strconv.Itoa(int(w.MaxWorkers)))
+		}
 		if w.Certificates == "" || w.Certificates == "SelfManaged" {
 			svc := component.WebhookService + "." + in.Namespace + ".svc"
 			args = append(args,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Dict
 
@@ -152,8 +153,13 @@ def test_kubernetes_client_models_are_accepted() -> None:
     [
         ({"name": "Bad_Name"}, "metadata.name"),
         ({"name": "x" * 51}, "metadata.name"),
+        ({"name": "2nd-run"}, "metadata.name"),
+        ({"name": "run-"}, "metadata.name"),
         ({"workers": 0}, "spec.mpiReplicaSpecs[Worker].replicas"),
+        ({"workers": 1025}, "spec.mpiReplicaSpecs[Worker].replicas"),
+        ({"workers": 10_000_000}, "spec.mpiReplicaSpecs[Worker].replicas"),
         ({"slots_per_worker": 0}, "spec.slotsPerWorker"),
+        ({"slots_per_worker": 4097}, "spec.slotsPerWorker"),
         ({"mpi_implementation": "LAM"}, "spec.mpiImplementation"),
         ({"clean_pod_policy": "Sometimes"}, "spec.runPolicy.cleanPodPolicy"),
         ({"backoff_limit": -1}, "spec.runPolicy.backoffLimit"),
@@ -176,6 +182,27 @@ def test_invalid_parameters_name_the_field(kwargs: Dict[str, Any], field_path: s
 
 def test_fifty_character_name_is_the_longest() -> None:
     MPIJob("x" * 50, "img", "mpirun x")
+
+
+def test_limits_are_accepted_at_the_limit() -> None:
+    job = MPIJob("x" * 50, "img", "mpirun x", workers=1024, slots_per_worker=4096)
+    assert job.to_dict()["spec"]["mpiReplicaSpecs"]["Worker"]["replicas"] == 1024
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"name": "x" * 51}, "must be at most 50 characters, not 51"),
+        ({"name": "2nd-run"}, "must be a DNS-1035 label"),
+        ({"workers": 1025}, "must be at most 1024 workers per MPIJob"),
+        ({"slots_per_worker": 4097}, "must be at most 4096 MPI processes per worker"),
+    ],
+)
+def test_limit_errors_say_the_limit(kwargs: Dict[str, Any], says: str) -> None:
+    args: Dict[str, Any] = {"name": "ok", "image": "img", "command": "mpirun x"}
+    args.update(kwargs)
+    with pytest.raises(ValidationError, match=re.escape(says)):
+        MPIJob(**args)
 
 
 def test_yaml_round_trip(tmp_path: Path) -> None:

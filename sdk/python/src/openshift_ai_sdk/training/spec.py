@@ -25,10 +25,17 @@ METRICS_PORT_NAME = "training-metrics"
 MPI_IMPLEMENTATIONS = ("OpenMPI", "Intel", "MPICH")
 CLEAN_POD_POLICIES = ("None", "Running", "All")
 
-# Worker pods are named <job>-worker-<index> and are hostnames: the longest,
-# <job>-worker-99999, must be a DNS label (mpi-operator's own rule).
+# The API's limits (operator/api/kubeflow/v2beta1 validation.go), checked here
+# so that a job over one fails before any request. Worker pods are named
+# <job>-worker-<index> and are hostnames: the longest, <job>-worker-99999, must
+# be a DNS label. The name is also the job's headless Service's, so it must be a
+# DNS-1035 label (a letter first), as mpi-operator checks too.
 _MAX_NAME = 63 - len("-worker-") - 5
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# Every worker is a line of the hostfile in the job's ConfigMap (at most 1 MiB);
+# the platform may admit fewer.
+_MAX_WORKERS = 1024
+_MAX_SLOTS_PER_WORKER = 4096
 
 Quantity = Union[str, int, float]
 
@@ -214,10 +221,17 @@ def split_command(command: Union[str, Sequence[str], None], path: str) -> Option
 
 def validate_name(name: str) -> None:
     """Refuse a name the API server would refuse, saying why."""
-    if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > _MAX_NAME:
+    if isinstance(name, str) and len(name) > _MAX_NAME:
         raise ValidationError(
-            f"metadata.name: Invalid value: {name!r}: worker pods are named \"<name>-worker-<index>\" and must be valid DNS "
-            f"labels: use lower-case letters, digits and '-', starting and ending with a letter or digit, at most {_MAX_NAME} characters",
+            f"metadata.name: Invalid value: {name!r}: must be at most {_MAX_NAME} characters, not {len(name)}: worker pods are "
+            f"named \"<name>-worker-<index>\" and must be DNS labels of at most 63 characters: use a shorter name",
+            field_path="metadata.name",
+        )
+    if not isinstance(name, str) or not _DNS_1035_LABEL.match(name):
+        raise ValidationError(
+            f"metadata.name: Invalid value: {name!r}: must be a DNS-1035 label: lower-case letters, digits and '-', starting "
+            f"with a letter and ending with a letter or digit (e.g. pi or resnet-train): the name is also the name of the "
+            f"job's headless Service",
             field_path="metadata.name",
         )
 
@@ -283,11 +297,14 @@ class JobParams:
     metrics_port: Optional[int] = None
 
 
-def _int_field(value: Optional[int], path: str, minimum: int, what: str) -> Optional[int]:
+def _int_field(value: Optional[int], path: str, minimum: int, what: str,
+               maximum: Optional[int] = None, over: str = "") -> Optional[int]:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValidationError(f"{path}: Invalid value: {value!r}: {what}", field_path=path)
+    if maximum is not None and value > maximum:
+        raise ValidationError(f"{path}: Invalid value: {value!r}: {over}", field_path=path)
     return value
 
 
@@ -299,12 +316,18 @@ def build_manifest(p: JobParams) -> Dict[str, Any]:
     if not p.image or not isinstance(p.image, str):
         raise ValidationError("spec.mpiReplicaSpecs[Launcher].template.spec.containers[0].image: an image is required", field_path="spec.mpiReplicaSpecs[Launcher].template.spec.containers[0].image")
     workers = _int_field(p.workers, "spec.mpiReplicaSpecs[Worker].replicas", 1,
-                         "must be at least 1; set run_launcher_as_worker=True to also train on the launcher")
+                         "must be at least 1; set run_launcher_as_worker=True to also train on the launcher",
+                         _MAX_WORKERS,
+                         f"must be at most {_MAX_WORKERS} workers per MPIJob (every worker is a line of the hostfile in the "
+                         "job's ConfigMap, which Kubernetes caps at 1 MiB): use fewer, larger workers (more GPUs and "
+                         "slots_per_worker each), or split the work into several jobs")
     resources = (p.resources or ResourceRequirements()).to_dict("spec.mpiReplicaSpecs[Worker].template.spec.containers[0].resources")
     slots = p.slots_per_worker
     if slots is None:
         slots = p.resources.gpu if p.resources and p.resources.gpu else 1
-    _int_field(slots, "spec.slotsPerWorker", 1, "must be at least 1: the MPI processes per worker, usually its GPUs")
+    _int_field(slots, "spec.slotsPerWorker", 1, "must be at least 1: the MPI processes per worker, usually its GPUs",
+               _MAX_SLOTS_PER_WORKER,
+               f"must be at most {_MAX_SLOTS_PER_WORKER} MPI processes per worker: set it to the GPUs (or CPU cores) of one worker")
     impl = normalize_implementation(p.mpi_implementation)
     if p.clean_pod_policy not in CLEAN_POD_POLICIES:
         raise ValidationError(f"spec.runPolicy.cleanPodPolicy: Unsupported value: {p.clean_pod_policy!r}: supported values: None, Running, All", field_path="spec.runPolicy.cleanPodPolicy")
