@@ -13,6 +13,7 @@ func TestForbiddenRequests(t *testing.T) {
 	log := `{"verb":"deletecollection","requestURI":"/api/v1/namespaces/demo/pods","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo"},"responseStatus":{"code":403,"message":"pods is forbidden: cannot deletecollection"}}
 {"verb":"deletecollection","requestURI":"/api/v1/namespaces/demo/pods","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo"},"responseStatus":{"code":403,"message":"pods is forbidden: cannot deletecollection"}}
 {"verb":"create","requestURI":"/api/v1/namespaces/demo/pods","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo"},"responseStatus":{"code":403,"message":"pods \"w\" is forbidden: exceeded quota: q"}}
+{"verb":"create","requestURI":"/api/v1/namespaces/gone/pods","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"gone"},"responseStatus":{"code":403,"message":"pods \"w\" is forbidden: unable to create new content in namespace gone because it is being terminated"}}
 {"verb":"patch","requestURI":"/apis/platform.mpijob.io/v1alpha1/mpijobplatforms/default/status","user":{"username":"system:serviceaccount:mpijob-system:mpijob-platform-operator"},"objectRef":{"resource":"mpijobplatforms","subresource":"status","apiGroup":"platform.mpijob.io","name":"default"},"responseStatus":{"code":403,"message":"no"}}
 {"verb":"get","requestURI":"/api/v1/namespaces/team/secrets","user":{"username":"system:serviceaccount:team:alice"},"objectRef":{"resource":"secrets","namespace":"team"},"responseStatus":{"code":403,"message":"alice may not"}}
 {"verb":"get","requestURI":"/api/v1/namespaces/demo/pods/w","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"demo","name":"w"},"responseStatus":{"code":200}}
@@ -25,7 +26,7 @@ func TestForbiddenRequests(t *testing.T) {
 		users []string
 		want  []string
 	}{
-		"the controller's refusals, once each, quota aside": {
+		"the controller's refusals, once each, quota and namespace deletion aside": {
 			users: []string{ctrl},
 			want:  []string{ctrl + `: deletecollection pods (namespace "demo", name ""): pods is forbidden: cannot deletecollection`},
 		},

@@ -107,7 +107,14 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 	for _, d := range opts.CRDDirs {
 		crdDirs = append(crdDirs, filepath.Join(repo, d))
 	}
-	audit, auditLog, err := auditArgs(dir)
+	// The cluster owns dir (it starts from an empty one): the audit policy
+	// and log live beside it.
+	auditDir := dir + "-audit"
+	if err := os.MkdirAll(auditDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "framework:", err)
+		return 1
+	}
+	audit, auditLog, err := auditArgs(auditDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "framework:", err)
 		return 1
@@ -131,6 +138,7 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 		}
 		if code == 0 {
 			_ = os.RemoveAll(dir)
+			_ = os.RemoveAll(auditDir)
 		} else {
 			fmt.Fprintf(os.Stderr, "framework: tests failed; component logs kept in %s\n", filepath.Join(dir, "logs"))
 		}
