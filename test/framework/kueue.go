@@ -28,20 +28,31 @@ func KueueObject(kind, ns, name string, spec map[string]any) *unstructured.Unstr
 // objects are deleted when the test ends.
 func (e *Env) CreateGPUQueue(t testing.TB, ns, localQueue string, gpus int) string {
 	t.Helper()
+	return e.CreateGPUQueueWith(t, ns, localQueue, gpus, nil)
+}
+
+// CreateGPUQueueWith is CreateGPUQueue with more ClusterQueue spec fields
+// (e.g. "preemption").
+func (e *Env) CreateGPUQueueWith(t testing.TB, ns, localQueue string, gpus int, clusterQueueSpec map[string]any) string {
+	t.Helper()
 	flavor, cq := "gpu-"+ns, "cq-"+ns
+	cqSpec := map[string]any{
+		"namespaceSelector": map[string]any{},
+		"resourceGroups": []any{map[string]any{
+			"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
+			"flavors": []any{map[string]any{"name": flavor, "resources": []any{
+				map[string]any{"name": "cpu", "nominalQuota": "64"},
+				map[string]any{"name": "memory", "nominalQuota": "1Ti"},
+				map[string]any{"name": "nvidia.com/gpu", "nominalQuota": fmt.Sprint(gpus)},
+			}}},
+		}},
+	}
+	for k, v := range clusterQueueSpec {
+		cqSpec[k] = v
+	}
 	for _, o := range []*unstructured.Unstructured{
 		KueueObject("ResourceFlavor", "", flavor, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
-		KueueObject("ClusterQueue", "", cq, map[string]any{
-			"namespaceSelector": map[string]any{},
-			"resourceGroups": []any{map[string]any{
-				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
-				"flavors": []any{map[string]any{"name": flavor, "resources": []any{
-					map[string]any{"name": "cpu", "nominalQuota": "64"},
-					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
-					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": fmt.Sprint(gpus)},
-				}}},
-			}},
-		}),
+		KueueObject("ClusterQueue", "", cq, cqSpec),
 		KueueObject("LocalQueue", ns, localQueue, map[string]any{"clusterQueue": cq}),
 	} {
 		if err := e.Client.Create(context.Background(), o); err != nil {

@@ -11,7 +11,6 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
-	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
 // createQueue makes a LocalQueue "team" in ns backed by a ClusterQueue with
@@ -84,37 +83,20 @@ func jobIsRunning(job *kubeflow.MPIJob) bool {
 func TestKueuePreemptionFreesGPUsAndTheJobRunsAgain(t *testing.T) {
 	ctx := context.Background()
 	ns := env.CreateNamespace(t, "preempt")
-	flavor, cq := "gpu-"+ns, "cq-"+ns
-	priority := func(name string, value int64) *unstructured.Unstructured {
-		u := &unstructured.Unstructured{Object: map[string]any{"value": value}}
+	for _, pc := range []struct {
+		name  string
+		value int64
+	}{{ns + "-low", 10}, {ns + "-high", 1000}} {
+		u := &unstructured.Unstructured{Object: map[string]any{"value": pc.value}}
 		u.SetAPIVersion("kueue.x-k8s.io/v1beta2")
 		u.SetKind("WorkloadPriorityClass")
-		u.SetName(name)
-		return u
-	}
-	for _, o := range []*unstructured.Unstructured{
-		priority(ns+"-low", 10),
-		priority(ns+"-high", 1000),
-		framework.KueueObject("ResourceFlavor", "", flavor, map[string]any{"nodeLabels": map[string]any{"nvidia.com/gpu.product": cluster.GPUProduct}}),
-		framework.KueueObject("ClusterQueue", "", cq, map[string]any{
-			"namespaceSelector": map[string]any{},
-			"preemption":        map[string]any{"withinClusterQueue": "LowerPriority"},
-			"resourceGroups": []any{map[string]any{
-				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu"},
-				"flavors": []any{map[string]any{"name": flavor, "resources": []any{
-					map[string]any{"name": "cpu", "nominalQuota": "64"},
-					map[string]any{"name": "memory", "nominalQuota": "1Ti"},
-					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "4"},
-				}}},
-			}},
-		}),
-		framework.KueueObject("LocalQueue", ns, "team", map[string]any{"clusterQueue": cq}),
-	} {
-		if err := env.Client.Create(ctx, o); err != nil {
-			t.Fatalf("creating %s %s: %v", o.GetKind(), o.GetName(), err)
+		u.SetName(pc.name)
+		if err := env.Client.Create(ctx, u); err != nil {
+			t.Fatalf("creating WorkloadPriorityClass %s: %v", pc.name, err)
 		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), o) })
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), u) })
 	}
+	env.CreateGPUQueueWith(t, ns, "team", 4, map[string]any{"preemption": map[string]any{"withinClusterQueue": "LowerPriority"}})
 
 	low := queued(simpleJob(ns, "low", 4))
 	low.Labels["kueue.x-k8s.io/priority-class"] = ns + "-low"

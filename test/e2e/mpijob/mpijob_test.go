@@ -169,20 +169,32 @@ func TestTTLDeletesTheWholeJob(t *testing.T) {
 	})
 }
 
-func TestCleanPodPolicyAllRemovesLauncherPods(t *testing.T) {
-	ctx := context.Background()
-	ns := env.CreateNamespace(t, "clean")
-	job := simpleJob(ns, "tidy", 2)
-	job.Spec.RunPolicy.CleanPodPolicy = ptr.To(kubeflow.CleanPodPolicyAll)
-	finishLauncher(job, "1s", 0)
-	if err := env.Client.Create(ctx, job); err != nil {
-		t.Fatal(err)
+// cleanPodPolicy All removes every pod once the job finished; Running
+// (upstream's pi example) removes the workers still running, freeing their
+// GPUs, and keeps the finished launcher pod for its log.
+func TestCleanPodPolicyLeavesNoPodBehind(t *testing.T) {
+	for name, tc := range map[string]struct {
+		policy         kubeflow.CleanPodPolicy
+		launcherPodsGo bool
+	}{
+		"All":     {kubeflow.CleanPodPolicyAll, true},
+		"Running": {kubeflow.CleanPodPolicyRunning, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ns := env.CreateNamespace(t, "clean")
+			job := simpleJob(ns, "tidy", 2)
+			job.Spec.RunPolicy.CleanPodPolicy = ptr.To(tc.policy)
+			finishLauncher(job, "1s", 0)
+			if err := env.Client.Create(context.Background(), job); err != nil {
+				t.Fatal(err)
+			}
+			waitCondition(t, job, kubeflow.JobSucceeded)
+			framework.Eventually(t, framework.DefaultTimeout, "no worker left, launcher pods as the policy says", func(ctx context.Context) (bool, string, error) {
+				w, l := len(jobPods(t, job, kubeflow.RoleWorker)), len(jobPods(t, job, kubeflow.RoleLauncher))
+				return w == 0 && (l == 0 || !tc.launcherPodsGo), fmt.Sprintf("%d workers, %d launcher pods", w, l), nil
+			})
+		})
 	}
-	waitCondition(t, job, kubeflow.JobSucceeded)
-	framework.Eventually(t, framework.DefaultTimeout, "no worker and no launcher pod left", func(ctx context.Context) (bool, string, error) {
-		w, l := len(jobPods(t, job, kubeflow.RoleWorker)), len(jobPods(t, job, kubeflow.RoleLauncher))
-		return w == 0 && l == 0, fmt.Sprintf("%d workers, %d launcher pods", w, l), nil
-	})
 }
 
 func setSuspend(t *testing.T, job *kubeflow.MPIJob, suspend bool) {
@@ -232,22 +244,4 @@ func TestRestartingWorkerIsReported(t *testing.T) {
 	if c := condition(got, kubeflow.JobFailed); c != nil {
 		t.Errorf("a worker restarting in place failed the job: %+v", c)
 	}
-}
-
-// Upstream's pi example uses cleanPodPolicy Running: once the job
-// succeeded, workers still running are deleted (their GPUs freed).
-func TestCleanPodPolicyRunningRemovesRunningWorkers(t *testing.T) {
-	ctx := context.Background()
-	ns := env.CreateNamespace(t, "clean-running")
-	job := simpleJob(ns, "pi", 2)
-	job.Spec.RunPolicy.CleanPodPolicy = ptr.To(kubeflow.CleanPodPolicyRunning)
-	finishLauncher(job, "1s", 0)
-	if err := env.Client.Create(ctx, job); err != nil {
-		t.Fatal(err)
-	}
-	waitCondition(t, job, kubeflow.JobSucceeded)
-	framework.Eventually(t, framework.DefaultTimeout, "no worker left running", func(ctx context.Context) (bool, string, error) {
-		w := jobPods(t, job, kubeflow.RoleWorker)
-		return len(w) == 0, fmt.Sprintf("%d workers", len(w)), nil
-	})
 }
