@@ -195,6 +195,10 @@ func run() error {
 		return err
 	}
 	cfg.SSHKeyType, cfg.NCCLEnv = t, nccl
+	// The controller applies the webhooks' pod policy too (same flags), so
+	// a job that reaches it without them fails instead of getting pods.
+	cfg.Policy = hooks.policy.PodPolicy()
+	cfg.Policy.PlatformNamespace = platformNS
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/operator/pkg/podpolicy"
 )
 
 // SSHKeyType is the algorithm of the per-job SSH key pair.
@@ -54,6 +57,12 @@ type Config struct {
 	// scheduler and makes the job's pods members of it: "volcano" or
 	// "scheduler-plugins" (coscheduling); empty for none.
 	GangScheduler string
+	// Policy is the platform's pod policy, the one its validating webhook
+	// applies. The controller checks it too, before a job has children,
+	// so that a job created while the webhooks were absent or bypassed
+	// fails with ReasonPolicyViolation instead of getting pods. The zero
+	// value is the strict default.
+	Policy podpolicy.Policy
 }
 
 // Gang schedulers (Config.GangScheduler, --gang-scheduling).
@@ -79,6 +88,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gang scheduler %q is not supported: use %q, %q, or empty for no gang scheduling "+
 			"(to send pods to a scheduler of another name, set schedulerName in the job's pod templates)",
 			c.GangScheduler, GangSchedulerVolcano, GangSchedulerSchedulerPlugins)
+	}
+	if c.Policy.MaxWorkers < 0 || c.Policy.MaxWorkers > kubeflow.MaxWorkers {
+		return fmt.Errorf("max workers %d: want 0 (the API's limit) or a number of workers from 1 to %d", c.Policy.MaxWorkers, kubeflow.MaxWorkers)
 	}
 	for name := range c.NCCLEnv {
 		if msgs := validation.IsEnvVarName(name); len(msgs) > 0 {

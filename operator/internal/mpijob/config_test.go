@@ -3,6 +3,8 @@ package mpijob
 import (
 	"strings"
 	"testing"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
 
 func TestConfigValidateGangScheduler(t *testing.T) {
@@ -27,6 +29,16 @@ func TestConfigValidateGangScheduler(t *testing.T) {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("GangScheduler %q: error %q does not mention %s", bad, err, want)
 			}
+		}
+	}
+}
+
+func TestConfigValidatePolicyMaxWorkers(t *testing.T) {
+	for n, ok := range map[int32]bool{0: true, 1: true, kubeflow.MaxWorkers: true, -1: false, kubeflow.MaxWorkers + 1: false} {
+		cfg := DefaultConfig()
+		cfg.Policy.MaxWorkers = n
+		if err := cfg.Validate(); (err == nil) != ok {
+			t.Errorf("MaxWorkers %d: error %v, want accepted=%v", n, err, ok)
 		}
 	}
 }

@@ -182,15 +182,20 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *state, orig *kubeflow.M
 // sync runs the phases in order; each returns early only on an API error.
 func (r *Reconciler) sync(ctx context.Context, s *state) error {
 	job := s.job
-	// A job whose children exist was valid when it started: limits added
-	// since (name rules, worker maxima) never fail a running job on upgrade.
-	if errs := kubeflow.ValidateMPIJob(job); len(errs) > 0 && getCondition(&job.Status, kubeflow.JobCreated) == nil {
-		msg := "the MPIJob is invalid and will not run: " + errs.ToAggregate().Error()
-		if setCondition(&job.Status, kubeflow.JobFailed, corev1.ConditionTrue, ReasonValidationError, msg, s.now) {
-			s.eventf(corev1.EventTypeWarning, ReasonValidationError, "%s", msg)
-			r.markCompleted(s)
+	// A job whose children exist was valid when it started: limits and
+	// policy rules added since (name rules, worker maxima, baseline) never
+	// fail a running job on upgrade.
+	if getCondition(&job.Status, kubeflow.JobCreated) == nil {
+		if errs := kubeflow.ValidateMPIJob(job); len(errs) > 0 {
+			r.failBeforeStart(s, ReasonValidationError, "the MPIJob is invalid and will not run: "+errs.ToAggregate().Error())
+			return nil
 		}
-		return nil
+		// The webhooks refuse the same at admission; this holds when they
+		// are absent or were bypassed.
+		if errs := r.Config.Policy.Validate(job); len(errs) > 0 {
+			r.failBeforeStart(s, ReasonPolicyViolation, "the MPIJob breaks this platform's pod policy and will not run (no pod was created): "+errs.ToAggregate().Error())
+			return nil
+		}
 	}
 	if job.Status.StartTime == nil {
 		job.Status.StartTime = &s.now

@@ -23,6 +23,9 @@ const (
 	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
 	ReasonUnschedulable        = "Unschedulable"
 	ReasonValidationError      = "ValidationError"
+	// ReasonPolicyViolation: the job breaks the platform's pod policy
+	// (podpolicy) and reached the controller without the webhooks.
+	ReasonPolicyViolation = "PolicyViolation"
 )
 
 // Diagnosis says why a job failed or cannot progress, and what to change.

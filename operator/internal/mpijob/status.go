@@ -19,6 +19,16 @@ const (
 	ReasonResumed   = "MPIJobResumed"
 )
 
+// failBeforeStart ends a job that has no children and must get none: Failed
+// with the reason and message, a Warning event saying the same, and a
+// completion time.
+func (r *Reconciler) failBeforeStart(s *state, reason, msg string) {
+	if setCondition(&s.job.Status, kubeflow.JobFailed, corev1.ConditionTrue, reason, msg, s.now) {
+		s.eventf(corev1.EventTypeWarning, reason, "%s", msg)
+		r.markCompleted(s)
+	}
+}
+
 func getCondition(st *kubeflow.JobStatus, t kubeflow.JobConditionType) *kubeflow.JobCondition {
 	for i := range st.Conditions {
 		if st.Conditions[i].Type == t {

@@ -98,21 +98,92 @@ func TestWaitForWorkersReadyUnderKueue(t *testing.T) {
 }
 
 // Without admission webhooks (this suite registers none) the controller
-// still refuses an invalid job: it fails with the validation message and
-// creates nothing, so a webhook outage never lets an invalid job run.
+// still refuses an invalid job, and one that breaks the platform's pod
+// policy: it fails with the field messages the webhook would give and
+// creates nothing, so a webhook outage (or a bypass) never lets such a job
+// run.
 func TestControllerRefusesInvalidJobsWithoutWebhooks(t *testing.T) {
 	ns := env.CreateNamespace(t, "invalid")
-	job := simpleJob(ns, "zero-slots", 2)
-	job.Spec.SlotsPerWorker = ptr.To[int32](0)
-	if err := env.Client.Create(context.Background(), job); err != nil {
-		t.Fatalf("the CRD alone accepts this job; got %v", err)
+	cases := map[string]struct {
+		mutate     func(*kubeflow.MPIJob)
+		wantReason string
+		wantMsg    []string
+	}{
+		"zero-slots": {
+			mutate:     func(j *kubeflow.MPIJob) { j.Spec.SlotsPerWorker = ptr.To[int32](0) },
+			wantReason: "ValidationError",
+			wantMsg:    []string{"spec.slotsPerWorker: Invalid value: 0: must be at least 1"},
+		},
+		"host-path": {
+			mutate: func(j *kubeflow.MPIJob) {
+				s := &j.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template.Spec
+				s.Volumes = append(s.Volumes, corev1.Volume{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+			},
+			wantReason: "PolicyViolation",
+			wantMsg: []string{
+				"spec.mpiReplicaSpecs[Worker].template.spec.volumes[0].hostPath: Forbidden: hostPath volumes are not allowed on this platform",
+				"spec.webhooks.allowPrivileged=true in the MPIJobPlatform",
+			},
+		},
+		"privileged": {
+			mutate: func(j *kubeflow.MPIJob) {
+				c := &j.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Spec.Containers[0]
+				c.SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+			},
+			wantReason: "PolicyViolation",
+			wantMsg: []string{
+				"spec.mpiReplicaSpecs[Launcher].template.spec.containers[0].securityContext.privileged: Forbidden: privileged containers are not allowed on this platform",
+				"spec.webhooks.allowPrivileged=true in the MPIJobPlatform",
+			},
+		},
 	}
-	failed := waitCondition(t, job, kubeflow.JobFailed)
-	c := condition(failed, kubeflow.JobFailed)
-	if c.Reason != "ValidationError" || !strings.Contains(c.Message, "spec.slotsPerWorker: Invalid value: 0: must be at least 1") {
-		t.Errorf("Failed condition = %s: %s", c.Reason, c.Message)
-	}
-	if pods := jobPods(t, job, kubeflow.RoleWorker); len(pods) != 0 {
-		t.Errorf("an invalid job got %d worker pods", len(pods))
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			job := simpleJob(ns, name, 2)
+			tc.mutate(job)
+			if err := env.Client.Create(ctx, job); err != nil {
+				t.Fatalf("the CRD alone accepts this job; got %v", err)
+			}
+			failed := waitCondition(t, job, kubeflow.JobFailed)
+			c := condition(failed, kubeflow.JobFailed)
+			if c.Reason != tc.wantReason {
+				t.Errorf("Failed condition = %s: %s; want reason %s", c.Reason, c.Message, tc.wantReason)
+			}
+			for _, want := range tc.wantMsg {
+				if !strings.Contains(c.Message, want) {
+					t.Errorf("Failed message lacks %q:\n%s", want, c.Message)
+				}
+			}
+			if created := condition(failed, kubeflow.JobCreated); created != nil || failed.Status.CompletionTime == nil {
+				t.Errorf("Created = %+v, completionTime %v: want no Created condition and a completion time", created, failed.Status.CompletionTime)
+			}
+			// The controller builds the Service, ConfigMap and launcher Job
+			// before or beside any pod: none of them means no pod ever was.
+			for child, obj := range map[string]client.Object{
+				job.Name: &corev1.Service{}, job.Name + "-config": &corev1.ConfigMap{}, job.Name + "-launcher": &batchv1.Job{},
+			} {
+				if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: child}, obj); !apierrors.IsNotFound(err) {
+					t.Errorf("%T %s: %v; want none for a refused job", obj, child, err)
+				}
+			}
+			for _, role := range []string{kubeflow.RoleWorker, kubeflow.RoleLauncher} {
+				if pods := jobPods(t, job, role); len(pods) != 0 {
+					t.Errorf("a refused job got %d %s pods", len(pods), role)
+				}
+			}
+			framework.Eventually(t, framework.DefaultTimeout, "a "+tc.wantReason+" warning event", func(ctx context.Context) (bool, string, error) {
+				evs, err := env.Clientset.EventsV1().Events(ns).List(ctx, metav1ListFor(job.Name))
+				if err != nil {
+					return false, "", err
+				}
+				for _, e := range evs.Items {
+					if e.Reason == tc.wantReason && e.Type == corev1.EventTypeWarning {
+						return true, "", nil
+					}
+				}
+				return false, fmt.Sprintf("%d events", len(evs.Items)), nil
+			})
+		})
 	}
 }

@@ -99,17 +99,26 @@ func Args(in component.Inputs) []string {
 	for _, n := range names {
 		args = append(args, "--nccl-env="+n+"="+spec.JobDefaults.NCCLEnv[n])
 	}
-	if w := spec.Webhooks; w.ManagementState == platformv1.Managed && in.LocalWebhookURL == "" {
+	// The pod policy binds the controller as well as the webhooks, so a
+	// platform whose webhooks are Removed (or bypassed) still enforces it:
+	// the controller fails a job that breaks it instead of creating pods.
+	w := spec.Webhooks
+	args = append(args,
+		"--allow-privileged-pods="+strconv.FormatBool(w.AllowPrivileged),
+		"--allow-host-network="+strconv.FormatBool(w.AllowHostNetwork),
+	)
+	if w.MaxWorkers > 0 {
+		args = append(args, "--max-workers="+strconv.Itoa(int(w.MaxWorkers)))
+	}
+	if in.Namespace != "" {
+		args = append(args, "--namespace="+in.Namespace) // no MPIJob runs in the platform's namespace
+	}
+	if w.ManagementState == platformv1.Managed && in.LocalWebhookURL == "" {
 		args = append(args,
 			fmt.Sprintf("--webhook-bind-address=:%d", component.WebhookPort),
 			"--webhook-cert-dir="+certDir,
 			"--enforce-istio-sidecar-opt-out="+strconv.FormatBool(ptr.Deref(w.EnforceIstioSidecarOptOut, true)),
-			"--allow-privileged-pods="+strconv.FormatBool(w.AllowPrivileged),
-			"--allow-host-network="+strconv.FormatBool(w.AllowHostNetwork),
 		)
-		if w.MaxWorkers > 0 {
-			args = append(args, "--max-workers="+strconv.Itoa(int(w.MaxWorkers)))
-		}
 		if w.Certificates == "" || w.Certificates == "SelfManaged" {
 			svc := component.WebhookService + "." + in.Namespace + ".svc"
 			args = append(args,
