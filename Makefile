@@ -127,7 +127,7 @@ generate: ## Regenerate every generated file.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./operator/api/...
 	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./operator/api/... output:crd:dir=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=mpijob-controller paths=./operator/internal/mpijob/... paths=./operator/internal/webhook/... paths=./operator/pkg/... output:rbac:dir=config/rbac/mpijob-controller
-	$(CONTROLLER_GEN) rbac:roleName=mpijob-platform-operator paths=./operator/... output:rbac:dir=config/rbac/platform
+	$(CONTROLLER_GEN) rbac:roleName=mpijob-platform-operator paths=./operator/internal/platform/... output:rbac:dir=config/rbac/platform
 	$(CONTROLLER_GEN) webhook paths=./operator/internal/webhook/... output:webhook:dir=config/webhook
 	$(GO) run ./tools/dashboards
 	$(GO) run ./tools/rules

@@ -99,7 +99,8 @@ const (
 
 // InstallIdentity creates, as cluster-admin, the ServiceAccount of a
 // manager role in namespace and the RBAC the product ships for it (the
-// operator's from tools/packaging, as the chart and the bundle render it;
+// operator's from tools/packaging, as the chart and the bundle render it,
+// with the ClusterRoles shipped beside it for the controller and users;
 // the controller's from operator/pkg/identity, as the platform creates it;
 // the console's none: it acts with its callers' tokens), and returns the
 // ServiceAccount's name.
@@ -116,6 +117,9 @@ func (e *Env) InstallIdentity(ctx context.Context, role, namespace string) (stri
 			return "", err
 		}
 		objs = []client.Object{op.ServiceAccount, op.ClusterRole, op.ClusterRoleBinding, op.Role, op.RoleBinding}
+		for _, r := range op.ShippedRoles {
+			objs = append(objs, r)
+		}
 		sa = op.ServiceAccount.Name
 	case RoleController:
 		id, err := identity.NewController(namespace)

@@ -103,6 +103,17 @@ func Generate(o Options) (Files, error) {
 		return nil, err
 	}
 
+	// The ClusterRoles that ship with the operator for others (the
+	// controller's, which the platform binds by name, and the users'): OLM
+	// installs ClusterRoles listed in a bundle as they are.
+	for _, r := range op.ShippedRoles {
+		role := r.DeepCopy()
+		role.APIVersion, role.Kind = "rbac.authorization.k8s.io/v1", "ClusterRole"
+		if files[out("manifests/"+role.Name+"_rbac.authorization.k8s.io_v1_clusterrole.yaml")], err = manifestYAML(role); err != nil {
+			return nil, err
+		}
+	}
+
 	annotations := bundleAnnotations(hist.Package, hist.DefaultChannel, rel.Channels)
 	if files[out("metadata/annotations.yaml")], err = manifestYAML(map[string]any{"annotations": annotations}); err != nil {
 		return nil, err

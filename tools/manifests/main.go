@@ -48,6 +48,9 @@ func run() error {
 	if err := writeClusterRoleTemplate(filepath.Join(chart, "templates", "clusterrole.yaml")); err != nil {
 		return err
 	}
+	if err := writeShippedRolesTemplate(filepath.Join(chart, "templates", "shipped-clusterroles.yaml")); err != nil {
+		return err
+	}
 	if err := writeValuesSchema(filepath.Join(chart, "values.schema.json")); err != nil {
 		return err
 	}
@@ -98,6 +101,39 @@ func writeClusterRoleTemplate(file string) error {
 	b.WriteString("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n")
 	b.WriteString("  name: {{ include \"mpijob-platform.name\" . }}\n  labels:\n    {{- include \"mpijob-platform.labels\" . | nindent 4 }}\n")
 	b.Write(rules)
+	return os.WriteFile(file, b.Bytes(), 0o644)
+}
+
+// writeShippedRolesTemplate renders the ClusterRoles that ship with the
+// operator (the controller's and the users', tools/packaging) as a chart
+// template: fixed names, since the platform binds the controller's by name
+// and users' bindings name theirs, with the chart's labels added.
+func writeShippedRolesTemplate(file string) error {
+	op, err := packaging.NewOperator(packaging.DefaultNamespace, packaging.DefaultImage)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString(generatedHeader)
+	b.WriteString("# The ClusterRoles installed with the operator for others (tools/packaging ShippedRoles): the MPIJob\n")
+	b.WriteString("# controller's (config/rbac/mpijob-controller/role.yaml) and the users' (config/rbac/user-roles).\n")
+	for _, r := range op.ShippedRoles {
+		rules, err := yaml.Marshal(map[string]any{"rules": r.Rules})
+		if err != nil {
+			return err
+		}
+		labels, err := yaml.Marshal(r.Labels)
+		if err != nil {
+			return err
+		}
+		b.WriteString("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n")
+		fmt.Fprintf(&b, "  name: %s\n  labels:\n", r.Name)
+		for _, line := range strings.Split(strings.TrimSpace(string(labels)), "\n") {
+			b.WriteString("    " + line + "\n")
+		}
+		b.WriteString("    app.kubernetes.io/instance: {{ .Release.Name }}\n    app.kubernetes.io/managed-by: {{ .Release.Service }}\n")
+		b.Write(rules)
+	}
 	return os.WriteFile(file, b.Bytes(), 0o644)
 }
 

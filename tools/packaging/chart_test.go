@@ -135,6 +135,20 @@ func TestChartMatchesPackaging(t *testing.T) {
 	if diff := cmp.Diff(want.ClusterRoleBinding.Subjects, crb.Subjects); diff != "" {
 		t.Errorf("ClusterRoleBinding subjects differ:\n%s", diff)
 	}
+	// The ClusterRoles shipped for others, so that the operator needs no
+	// escalate.
+	for _, r := range want.ShippedRoles {
+		got := &rbacv1.ClusterRole{}
+		into(t, find(t, objs, "ClusterRole", r.Name), got)
+		if diff := cmp.Diff(r.Rules, got.Rules); diff != "" {
+			t.Errorf("shipped ClusterRole %s differs (-packaging +chart):\n%s", r.Name, diff)
+		}
+	}
+	for _, rule := range cr.Rules {
+		if contains(rule.Verbs, "escalate") || contains(rule.Verbs, "*") || (contains(rule.Verbs, "bind") && len(rule.ResourceNames) == 0) {
+			t.Errorf("the operator's ClusterRole grants %v on %v (names %v): it must hold no escalate, and bind only by name", rule.Verbs, rule.Resources, rule.ResourceNames)
+		}
+	}
 	find(t, objs, "ServiceAccount", OperatorName)
 	find(t, objs, "Service", MetricsService)
 	find(t, objs, "MPIJobPlatform", "default")

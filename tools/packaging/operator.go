@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpijob-platform/mpijob-platform/config"
+	"github.com/mpijob-platform/mpijob-platform/operator/pkg/identity"
 )
 
 // Names of the operator's objects.
@@ -37,11 +38,46 @@ type Operator struct {
 	RoleBinding *rbacv1.RoleBinding
 	Deployment  *appsv1.Deployment
 	Service     *corev1.Service
+	// ShippedRoles are the ClusterRoles installed with the operator for
+	// others: the MPIJob controller's (the platform binds it by name) and
+	// the users' (config/rbac/user-roles). They grant what the operator
+	// never uses itself, so the operator could create them only with
+	// escalate.
+	ShippedRoles []*rbacv1.ClusterRole
 }
 
 // Objects lists the operator's objects in apply order.
 func (o *Operator) Objects() []client.Object {
-	return []client.Object{o.ServiceAccount, o.ClusterRole, o.ClusterRoleBinding, o.Role, o.RoleBinding, o.Deployment, o.Service}
+	objs := []client.Object{o.ServiceAccount, o.ClusterRole, o.ClusterRoleBinding, o.Role, o.RoleBinding}
+	for _, r := range o.ShippedRoles {
+		objs = append(objs, r)
+	}
+	return append(objs, o.Deployment, o.Service)
+}
+
+// shippedRoles are the controller's ClusterRole and the user roles, with
+// the operator's part-of label (the rbac component finds them by it).
+func shippedRoles(namespace string) ([]*rbacv1.ClusterRole, error) {
+	id, err := identity.NewController(namespace)
+	if err != nil {
+		return nil, err
+	}
+	users, err := config.UserRoles()
+	if err != nil {
+		return nil, err
+	}
+	roles := []*rbacv1.ClusterRole{id.ClusterRole}
+	for i := range users {
+		roles = append(roles, &users[i])
+	}
+	for _, r := range roles {
+		if r.Labels == nil {
+			r.Labels = map[string]string{}
+		}
+		r.Labels["app.kubernetes.io/part-of"] = "mpijob-platform"
+		r.TypeMeta = metav1.TypeMeta{}
+	}
+	return roles, nil
 }
 
 // OperatorArgs are the operator container's arguments.
@@ -60,6 +96,10 @@ func NewOperator(namespace, image string) (*Operator, error) {
 	if err != nil {
 		return nil, err
 	}
+	shipped, err := shippedRoles(namespace)
+	if err != nil {
+		return nil, err
+	}
 	labels := OperatorLabels()
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels}
@@ -74,15 +114,22 @@ func NewOperator(namespace, image string) (*Operator, error) {
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: OperatorName},
 			Subjects:   subjects,
 		},
+		// In its own namespace the operator also reads its pod (for its
+		// image) and holds what the controller's Role there grants, so that
+		// it can create that Role without escalate.
 		Role: &rbacv1.Role{ObjectMeta: meta(OperatorName + "-leader-election"), Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{identity.WebhookCertSecret}, Verbs: []string{"get", "update"}},
 		}},
 		RoleBinding: &rbacv1.RoleBinding{
 			ObjectMeta: meta(OperatorName + "-leader-election"),
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: OperatorName + "-leader-election"},
 			Subjects:   subjects,
 		},
+		ShippedRoles: shipped,
 		Service: &corev1.Service{
 			ObjectMeta: meta(MetricsService),
 			Spec: corev1.ServiceSpec{

@@ -254,7 +254,7 @@ func run() error {
 	ready := healthz.Ping
 	if webhookServer != nil {
 		hooks.policy.PlatformNamespace = platformNS
-		if err := (&mpijobwebhook.MPIJobWebhook{Reader: mgr.GetClient(), Policy: hooks.policy}).SetupWithManager(mgr); err != nil {
+		if err := (&mpijobwebhook.MPIJobWebhook{Reader: mgr.GetClient(), Policy: hooks.policy, Authorizer: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 		if rot != nil {

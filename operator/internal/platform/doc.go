@@ -9,14 +9,18 @@
 // a reason naming what to install and recover when the CRD appears.
 package platform
 
-// What the platform creates and deletes. It installs ClusterRoles (the
-// controller's and the users') that grant more than it uses itself, so it
-// holds escalate and bind on roles; controller-gen merges the markers of
-// every package into the operator's role.
+// What the platform creates and deletes; controller-gen merges the markers
+// of the platform's packages into the operator's role. The ClusterRoles
+// that grant more than the operator uses itself (the controller's and the
+// users') ship with the operator instead of being created by it, so it
+// holds no escalate: it binds the controller's ClusterRole by name, and
+// creates the controller's namespaced Role only with rules it holds itself
+// in its namespace (tools/packaging).
 //
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete;escalate;bind
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=mpijob-platform-controller
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=kueue.x-k8s.io,resources=resourceflavors;clusterqueues;localqueues,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -82,6 +83,9 @@ func NewCache(mgr ctrl.Manager) (cache.Cache, error) {
 			&platformv1.MPIJobPlatform{}:                {Label: labels.Everything()},
 			&corev1.Namespace{}:                         {Label: labels.Everything()},
 			&apiextensionsv1.CustomResourceDefinition{}: {Label: labels.Everything()},
+			// The ClusterRoles that ship with the operator (the rbac
+			// component reports whether they are installed).
+			&rbacv1.ClusterRole{}: {Label: labels.SelectorFromSet(labels.Set{component.PartOfLabel: component.PartOf})},
 		},
 	})
 	if err != nil {
@@ -102,7 +106,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toDefault := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: platformv1.DefaultName}}}
 	})
-	for _, obj := range []client.Object{&platformv1.MPIJobPlatform{}, &corev1.Namespace{}, &apiextensionsv1.CustomResourceDefinition{}} {
+	for _, obj := range []client.Object{&platformv1.MPIJobPlatform{}, &corev1.Namespace{}, &apiextensionsv1.CustomResourceDefinition{}, &rbacv1.ClusterRole{}} {
 		if err := c.Watch(source.Kind(r.Cache, obj, toDefault)); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -40,6 +41,7 @@ const (
 
 // +kubebuilder:rbac:groups="",resources=namespaces;resourcequotas,verbs=get;list;watch
 // +kubebuilder:rbac:groups=kueue.x-k8s.io,resources=localqueues;clusterqueues;cohorts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // MPIJobWebhook defaults and validates MPIJobs at admission: upstream
 // defaults, the platform's pod-template policy, a default queue, and a
@@ -50,6 +52,10 @@ type MPIJobWebhook struct {
 	// from the manager's cache.
 	Reader client.Reader
 	Policy Policy
+	// Authorizer asks the apiserver whether the creator of a job may
+	// create pods in its namespace (SubjectAccessReviews); nil skips the
+	// check.
+	Authorizer client.Writer
 }
 
 // SetupWithManager registers both webhooks on the manager's webhook server.
@@ -149,7 +155,41 @@ func (w *MPIJobWebhook) ValidateCreate(ctx context.Context, job *kubeflow.MPIJob
 	if len(errs) > 0 {
 		return nil, invalid(d, errs)
 	}
+	if err := w.creatorMayCreatePods(ctx, d); err != nil {
+		return nil, err
+	}
 	return w.preCheck(ctx, d, lq)
+}
+
+// creatorMayCreatePods refuses a job whose creator may not create pods in
+// its namespace: the controller creates them on the creator's behalf, so
+// the right to create MPIJobs must never be more than the right to create
+// pods (a role granting only mpijobs would otherwise be an escalation).
+func (w *MPIJobWebhook) creatorMayCreatePods(ctx context.Context, job *kubeflow.MPIJob) error {
+	req, err := admission.RequestFromContext(ctx)
+	if w.Authorizer == nil || err != nil {
+		return nil
+	}
+	u := req.UserInfo
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: u.Username, UID: u.UID, Groups: u.Groups,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: job.Namespace, Verb: "create", Resource: "pods"},
+	}}
+	if len(u.Extra) > 0 {
+		sar.Spec.Extra = map[string]authorizationv1.ExtraValue{}
+		for k, v := range u.Extra {
+			sar.Spec.Extra[k] = authorizationv1.ExtraValue(v)
+		}
+	}
+	if err := w.Authorizer.Create(ctx, sar); err != nil {
+		return fmt.Errorf("checking that %s may create pods in %s: %w", u.Username, job.Namespace, err)
+	}
+	if sar.Status.Allowed {
+		return nil
+	}
+	return apierrors.NewForbidden(kubeflow.SchemeGroupVersion.WithResource("mpijobs").GroupResource(), job.Name, fmt.Errorf(
+		"%s may not create pods in namespace %s, and an MPIJob's launcher and workers are pods created on its creator's behalf: ask a namespace admin for the edit role (which includes mpijob-platform-user)",
+		u.Username, job.Namespace))
 }
 
 // ValidateUpdate validates the new object and immutable fields. The

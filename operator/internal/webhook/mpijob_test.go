@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -425,5 +427,52 @@ func TestPolicyRefusesBaselineViolations(t *testing.T) {
 	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE", "SYS_CHROOT"}}}
 	if errs := DefaultPolicy().validate(job); len(errs) != 0 {
 		t.Errorf("baseline capabilities refused: %v", errs)
+	}
+}
+
+// An MPIJob creates pods on behalf of its creator: a creator who may not
+// create pods in the namespace is refused, with who and where; the review
+// carries the creator's identity as the apiserver sent it.
+func TestValidateCreateChecksTheCreatorMayCreatePods(t *testing.T) {
+	for name, tc := range map[string]struct {
+		allowed bool
+		sarErr  error
+		wantErr string
+	}{
+		"may create pods":     {allowed: true},
+		"may not create pods": {wantErr: "alice may not create pods in namespace team-a"},
+		"review unavailable":  {sarErr: errors.New("apiserver unavailable"), wantErr: "checking that alice may create pods in team-a"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got *authorizationv1.SubjectAccessReview
+			authz := fake.NewClientBuilder().WithScheme(testScheme(t)).WithInterceptorFuncs(interceptor.Funcs{
+				Create: func(_ context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
+					sar, ok := obj.(*authorizationv1.SubjectAccessReview)
+					if !ok {
+						return errors.New("unexpected create")
+					}
+					got = sar.DeepCopy()
+					sar.Status.Allowed = tc.allowed
+					return tc.sarErr
+				},
+			}).Build()
+			w := newWebhook(t, namespace("team-a", nil))
+			w.Authorizer = authz
+			ctx := admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				Operation: admissionv1.Create,
+				UserInfo:  authenticationv1.UserInfo{Username: "alice", Groups: []string{"team-a-members"}, Extra: map[string]authenticationv1.ExtraValue{"scopes": {"x"}}},
+			}})
+			_, err := w.ValidateCreate(ctx, gpuJob("train", 2, 8))
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			want := authorizationv1.SubjectAccessReviewSpec{
+				User: "alice", Groups: []string{"team-a-members"}, Extra: map[string]authorizationv1.ExtraValue{"scopes": {"x"}},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "pods"},
+			}
+			if diff := cmp.Diff(want, got.Spec); diff != "" {
+				t.Errorf("SubjectAccessReview (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

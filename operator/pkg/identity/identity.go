@@ -42,6 +42,13 @@ func (c *Controller) Objects() []client.Object {
 	return []client.Object{c.ServiceAccount, c.ClusterRole, c.ClusterRoleBinding, c.Role, c.RoleBinding}
 }
 
+// Bindings lists what the platform creates of the identity: everything but
+// the ClusterRole, which ships with the operator (chart, bundle, kustomize)
+// so that the operator needs no escalate, only bind on it by name.
+func (c *Controller) Bindings() []client.Object {
+	return []client.Object{c.ServiceAccount, c.ClusterRoleBinding, c.Role, c.RoleBinding}
+}
+
 // NewController renders the controller's identity in namespace: the
 // ClusterRole's rules are config/rbac/mpijob-controller/role.yaml
 // (controller-gen, from the code's RBAC markers); the namespaced Role holds

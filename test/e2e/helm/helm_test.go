@@ -230,6 +230,14 @@ func TestChartLifecycle(t *testing.T) {
 	})
 
 	t.Run("uninstall keeps the CRDs and the users' MPIJobs", func(t *testing.T) {
+		// helm uninstall deletes the operator's Deployment with its RBAC; the
+		// local processes that stand in for its pods stop first, as the pods
+		// would, rather than keep working without their permissions.
+		for _, m := range []*framework.Manager{controller, operator} {
+			if m != nil {
+				m.Stop()
+			}
+		}
 		uninstall := action.NewUninstall(helmConfig(t))
 		uninstall.Wait, uninstall.Timeout = true, 2*time.Minute
 		if _, err := uninstall.Run(release); err != nil {

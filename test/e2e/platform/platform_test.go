@@ -149,6 +149,17 @@ func TestPlatformLifecycle(t *testing.T) {
 		if err := env.Client.Create(ctx, p); err == nil || !strings.Contains(err.Error(), "the webhooks are served by the MPIJob controller") {
 			t.Errorf("webhooks without controller: %v", err)
 		}
+		for field, set := range map[string]func(*platformv1.MPIJobPlatformSpec){
+			"spec.mpiJobController.image": func(s *platformv1.MPIJobPlatformSpec) { s.MPIJobController.Image = "my image; rm -rf /" },
+			"spec.console.image":          func(s *platformv1.MPIJobPlatformSpec) { s.Console.Image = "Registry/UPPER:tag" },
+			"spec.console.authProxyImage": func(s *platformv1.MPIJobPlatformSpec) { s.Console.AuthProxyImage = "proxy@sha256:short" },
+		} {
+			p = &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: platformv1.DefaultName}, Spec: platformSpec()}
+			set(&p.Spec)
+			if err := env.Client.Create(ctx, p); err == nil || !strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), "must be an image reference") {
+				t.Errorf("a bad %s: %v", field, err)
+			}
+		}
 		p = &platformv1.MPIJobPlatform{ObjectMeta: metav1.ObjectMeta{Name: platformv1.DefaultName}, Spec: platformSpec()}
 		p.Spec.Kueue.LocalQueues[0].ClusterQueue = "nope"
 		if err := env.Client.Create(ctx, p); err == nil || !strings.Contains(err.Error(), "every localQueues[].clusterQueue must name one of clusterQueues") {
@@ -310,8 +321,13 @@ func TestPlatformLifecycle(t *testing.T) {
 			t.Error("removing networkPolicy touched the RBAC component")
 		}
 
+		// The user roles ship with the operator (the platform would need
+		// escalate to create them): the toggle only stops reporting them.
 		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) { s.RBAC.ManagementState = platformv1.Removed })
-		waitGone(t, &rbacv1.ClusterRole{ObjectMeta: userRole.ObjectMeta})
+		waitCondition(t, "RBACReady", metav1.ConditionFalse, platformv1.Removed)
+		if !exists(t, userRole) {
+			t.Error("the rbac toggle deleted a ClusterRole that ships with the operator")
+		}
 
 		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) { s.Kueue.ManagementState = platformv1.Unmanaged })
 		waitCondition(t, "KueueReady", metav1.ConditionTrue, platformv1.Unmanaged)
@@ -322,7 +338,7 @@ func TestPlatformLifecycle(t *testing.T) {
 		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) {
 			s.NetworkPolicy.ManagementState, s.RBAC.ManagementState, s.Kueue.ManagementState = platformv1.Managed, platformv1.Managed, platformv1.Managed
 		})
-		waitExists(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "mpijob-platform-user"}})
+		waitCondition(t, "RBACReady", metav1.ConditionTrue, "")
 		waitExists(t, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}})
 		waitCondition(t, "Ready", metav1.ConditionTrue, "Ready")
 

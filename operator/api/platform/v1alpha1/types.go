@@ -108,7 +108,11 @@ type ConsoleSpec struct {
 	// +kubebuilder:default=Removed
 	ManagementState ManagementState `json:"managementState,omitempty"`
 	// Image of the manager; empty runs the operator's own image.
+	// Setting it is cluster-admin power: the image serves every console
+	// user and sees their tokens.
 	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$')",message="must be an image reference such as registry.example.com/team/image:tag or ...@sha256:<64 hex digits>"
 	Image string `json:"image,omitempty"`
 	// Replicas of the console.
 	// +kubebuilder:default=1
@@ -121,8 +125,11 @@ type ConsoleSpec struct {
 	// +kubebuilder:default=None
 	// +kubebuilder:validation:Enum=None;OpenShiftOAuth
 	AuthProxy string `json:"authProxy,omitempty"`
-	// AuthProxyImage is the oauth-proxy image.
+	// AuthProxyImage is the oauth-proxy image. Setting it is
+	// cluster-admin power: it sees every console user's token.
 	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$')",message="must be an image reference such as registry.example.com/team/image:tag or ...@sha256:<64 hex digits>"
 	AuthProxyImage string `json:"authProxyImage,omitempty"`
 	// Route exposes the console through an OpenShift Route (created only
 	// where route.openshift.io exists).
@@ -171,7 +178,11 @@ type MPIJobControllerSpec struct {
 	// +kubebuilder:default=Managed
 	ManagementState ManagementState `json:"managementState,omitempty"`
 	// Image of the manager; empty runs the operator's own image.
+	// Setting it is cluster-admin power: the image runs with the
+	// controller's ServiceAccount, which creates pods in every namespace.
 	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$')",message="must be an image reference such as registry.example.com/team/image:tag or ...@sha256:<64 hex digits>"
 	Image string `json:"image,omitempty"`
 	// Replicas of the controller; one leads, the others serve webhooks
 	// and stand by.

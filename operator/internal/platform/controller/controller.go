@@ -1,8 +1,8 @@
 // Package controller is the platform's mpiJobController component: the
 // MPIJob controller Deployment (the manager image, role mpijob-controller,
 // configured from the MPIJobPlatform's job defaults and toggles), its
-// ServiceAccount, least-privilege ClusterRole, leader-election Role and
-// metrics Service.
+// ServiceAccount, the binding to its least-privilege ClusterRole (which
+// ships with the operator), its namespaced Role and metrics Service.
 package controller
 
 import (
@@ -43,15 +43,11 @@ func (Component) Kinds() []schema.GroupVersionKind {
 		appsv1.SchemeGroupVersion.WithKind("Deployment"),
 		corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
 		corev1.SchemeGroupVersion.WithKind("Service"),
-		rbacv1.SchemeGroupVersion.WithKind("ClusterRole"),
 		rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"),
 		rbacv1.SchemeGroupVersion.WithKind("Role"),
 		rbacv1.SchemeGroupVersion.WithKind("RoleBinding"),
 	}
 }
-
-// ClusterRoleName is the controller's ClusterRole (and binding).
-const ClusterRoleName = identity.ControllerClusterRole
 
 const certDir = "/tmp/k8s-webhook-server/serving-certs"
 
@@ -69,7 +65,7 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 			Ports:    []corev1.ServicePort{{Name: "metrics", Port: component.MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
-	return append(id.Objects(), metrics, deployment(in)), nil
+	return append(id.Bindings(), metrics, deployment(in)), nil
 }
 
 // Args are the manager flags that carry the platform's configuration to

@@ -1,12 +1,18 @@
-// Package rbac is the platform's rbac component: the
-// mpijob-platform-user, -viewer and -admin ClusterRoles from
-// config/rbac/user-roles (user and viewer aggregate into edit and view).
+// Package rbac is the platform's rbac component. The mpijob-platform-user,
+// -viewer and -admin ClusterRoles (config/rbac/user-roles; user and viewer
+// aggregate into edit and view) ship with the operator in the chart, the
+// bundle and the kustomize bases: creating them from the operator would
+// need escalate, since they grant what the operator itself never uses. The
+// component checks that they are installed and reports it.
 package rbac
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -14,6 +20,9 @@ import (
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
 )
+
+// Reading the shipped roles to report whether they are installed.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get;list;watch
 
 // Component is rbac.
 type Component struct{}
@@ -27,24 +36,30 @@ func (Component) State(spec *platformv1.MPIJobPlatformSpec) string {
 	return string(spec.RBAC.ManagementState)
 }
 
-func (Component) Kinds() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{rbacv1.SchemeGroupVersion.WithKind("ClusterRole")}
-}
+// Kinds is empty: the component creates nothing.
+func (Component) Kinds() []schema.GroupVersionKind { return nil }
 
-// Desired returns the three roles as shipped in config/.
-func (Component) Desired(component.Inputs) ([]client.Object, error) {
+// Desired is nothing: the roles ship with the operator.
+func (Component) Desired(component.Inputs) ([]client.Object, error) { return nil, nil }
+
+// Ready when every shipped user role exists.
+func (Component) Ready(ctx context.Context, c client.Reader, _ component.Inputs) (bool, string, error) {
 	roles, err := config.UserRoles()
 	if err != nil {
-		return nil, err
+		return false, "", err
 	}
-	objs := make([]client.Object, len(roles))
-	for i := range roles {
-		objs[i] = &roles[i]
+	var missing []string
+	for _, r := range roles {
+		err := c.Get(ctx, client.ObjectKey{Name: r.Name}, &rbacv1.ClusterRole{})
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, r.Name)
+		case err != nil:
+			return false, "", err
+		}
 	}
-	return objs, nil
-}
-
-// Ready once applied: roles need nothing else.
-func (Component) Ready(context.Context, client.Reader, component.Inputs) (bool, string, error) {
-	return true, "user, viewer and admin ClusterRoles installed", nil
+	if len(missing) > 0 {
+		return false, fmt.Sprintf("ClusterRoles %s are missing: they ship with the operator (Helm chart, OLM bundle, config/default); reinstall or upgrade it", strings.Join(missing, ", ")), nil
+	}
+	return true, "user, viewer and admin ClusterRoles installed with the operator", nil
 }
