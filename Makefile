@@ -134,6 +134,7 @@ generate: ## Regenerate every generated file.
 	$(GO) run ./cli/cmd/gen-docs
 	python3 sdk/python/tools/gen_api_docs.py
 	$(GO) run ./tools/manifests
+	$(GO) run ./tools/permissions
 	IMG= $(GO) run ./tools/bundle
 	$(GO) run ./tools/catalog
 	$(GO) mod tidy

@@ -126,3 +126,66 @@ func forbiddenRequests(path string, users []string) ([]string, error) {
 func notAPermission(message string) bool {
 	return strings.Contains(message, "exceeded quota") || strings.Contains(message, "because it is being terminated")
 }
+
+// Exercised maps a product ServiceAccount's name to the "<group>/<resource>"
+// it used (core for the core group) and the verbs it used them with, from
+// requests the apiserver authorized.
+type Exercised map[string]map[string][]string
+
+// exercised reads what the product's users did in one cluster.
+func exercised(path string, users []string) (Exercised, error) {
+	out := Exercised{}
+	if len(users) == 0 {
+		return out, nil
+	}
+	events, err := ReadAudit(path, users...)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range events {
+		r := ev.ObjectRef
+		if r == nil || ev.ResponseStatus == nil || ev.ResponseStatus.Code == 401 || ev.ResponseStatus.Code == 403 {
+			continue
+		}
+		group := r.APIGroup
+		if group == "" {
+			group = "core"
+		}
+		res := group + "/" + r.Resource
+		if r.Subresource != "" {
+			res += "/" + r.Subresource
+		}
+		sa := ev.User.Username[strings.LastIndex(ev.User.Username, ":")+1:]
+		if out[sa] == nil {
+			out[sa] = map[string][]string{}
+		}
+		if !slices.Contains(out[sa][res], ev.Verb) {
+			out[sa][res] = append(out[sa][res], ev.Verb)
+			sort.Strings(out[sa][res])
+		}
+	}
+	return out, nil
+}
+
+// ExercisedDir is where each e2e package records, under the cache, what
+// the product's ServiceAccounts did (`go run ./tools/permissions record`
+// merges the records into config/rbac/exercised.yaml).
+func ExercisedDir(cache string) string { return filepath.Join(cache, "permissions") }
+
+// recordExercised writes this package's record as <package>.json.
+func recordExercised(cache, auditLog string, users []string) error {
+	ex, err := exercised(auditLog, users)
+	if err != nil || len(ex) == 0 {
+		return err
+	}
+	data, err := json.MarshalIndent(ex, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := ExercisedDir(cache)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	name := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test") + ".json"
+	return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+}

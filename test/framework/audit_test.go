@@ -68,3 +68,29 @@ func TestFlagValue(t *testing.T) {
 		})
 	}
 }
+
+func TestExercised(t *testing.T) {
+	const ctrl = "system:serviceaccount:mpijob-system:mpijob-controller"
+	log := `{"verb":"deletecollection","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"a"},"responseStatus":{"code":200}}
+{"verb":"create","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"a"},"responseStatus":{"code":201}}
+{"verb":"create","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"pods","namespace":"a"},"responseStatus":{"code":409}}
+{"verb":"update","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"mpijobs","subresource":"status","apiGroup":"kubeflow.org"},"responseStatus":{"code":200}}
+{"verb":"patch","user":{"username":"` + ctrl + `"},"objectRef":{"resource":"secrets"},"responseStatus":{"code":403}}
+{"verb":"get","user":{"username":"system:serviceaccount:team:alice"},"objectRef":{"resource":"pods"},"responseStatus":{"code":200}}
+`
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := exercised(path, []string{ctrl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Exercised{"mpijob-controller": {
+		"core/pods":                   {"create", "deletecollection"},
+		"kubeflow.org/mpijobs/status": {"update"},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("exercised (-want +got):\n%s", diff)
+	}
+}

@@ -172,6 +172,10 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 		fmt.Fprintln(os.Stderr, "framework: the apiserver refused the product (403):", d)
 		code = 1
 	}
+	if err := recordExercised(cache, auditLog, (*env).productUsers.list()); err != nil {
+		fmt.Fprintln(os.Stderr, "framework: recording what the product did:", err)
+		code = 1
+	}
 	return code
 }
 

@@ -408,6 +408,7 @@ _DEFAULT_REMEDIATION = {
     "BackoffLimitExceeded": "read the launcher's logs for the cause: job.get_logs()",
     "Unschedulable": "wait for capacity, or ask for less per pod",
     "ValidationError": "fix the fields the message names and submit the job again",
+    "PolicyViolation": "remove what the platform's pod policy refuses (the message names each field), or ask a platform admin to allow it",
 }
 
 
