@@ -102,8 +102,8 @@ cluster-up: ## Start the dev cluster (4 GPU + 2 CPU kwok nodes, Kueue). GPU_NODE
 	$(DEVCLUSTER) up $(if $(GPU_NODES),--gpu-nodes=$(GPU_NODES)) $(if $(CPU_NODES),--cpu-nodes=$(CPU_NODES))
 
 .PHONY: cluster-down
-cluster-down: ## Stop every process of the dev cluster (and the controller `make demo` started).
-	@state="$$($(DEVCLUSTER) cache-dir)/devcluster"; for pid in manager console; do f="$$state/$$pid.pid"; if [ -f "$$f" ]; then kill "$$(cat "$$f")" 2>/dev/null || true; rm -f "$$f"; fi; done
+cluster-down: ## Stop every process of the dev cluster (and the operator, controller and console `make demo` started).
+	@state="$$($(DEVCLUSTER) cache-dir)/devcluster"; for pid in manager controller console; do f="$$state/$$pid.pid"; if [ -f "$$f" ]; then kill "$$(cat "$$f")" 2>/dev/null || true; rm -f "$$f"; fi; done
 	$(DEVCLUSTER) down
 
 .PHONY: cluster-status

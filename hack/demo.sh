@@ -68,24 +68,54 @@ YAML
 kubectl -n "$ns" wait --for=condition=Complete job/hello-job --timeout=90s
 kubectl -n "$ns" get job hello-job
 
-step "Starting the platform operator locally (--role=all: platform, MPIJob controller and webhooks in one process)"
 state_dir=$cache_dir/devcluster
 manager=$cache_dir/bin/manager
 go build -o "$manager" ./operator/cmd/manager
-if [ -f "$state_dir/manager.pid" ]; then kill "$(cat "$state_dir/manager.pid")" 2>/dev/null || true; fi
+for pid in manager controller console; do
+	if [ -f "$state_dir/$pid.pid" ]; then kill "$(cat "$state_dir/$pid.pid")" 2>/dev/null || true; rm -f "$state_dir/$pid.pid"; fi
+done
+
+# token_kubeconfig SA writes a kubeconfig for ServiceAccount mpijob-system/SA with a TokenRequest token and
+# nothing else (no admin certificate): the product runs as the identities the chart and the platform create.
+token_kubeconfig() {
+	local sa=$1 kc=$state_dir/$1.kubeconfig
+	local server ca
+	server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+	ca=$state_dir/cluster-ca.crt
+	kubectl config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$ca"
+	rm -f "$kc"
+	kubectl --kubeconfig="$kc" config set-cluster devcluster --server="$server" --certificate-authority="$ca" --embed-certs=true >/dev/null
+	kubectl --kubeconfig="$kc" config set-credentials "$sa" --token="$(kubectl -n mpijob-system create token "$sa" --duration=48h)" >/dev/null
+	kubectl --kubeconfig="$kc" config set-context "$sa" --cluster=devcluster --user="$sa" --namespace=mpijob-system >/dev/null
+	kubectl --kubeconfig="$kc" config use-context "$sa" >/dev/null
+	echo "$kc"
+}
+
+step "helm install (Helm's library, no helm binary needed): CRDs, the operator and its RBAC, and an MPIJobPlatform giving namespace $ns a queue with 8 GPUs"
+# The platform's namespace enforces Pod Security's restricted profile, as docs/operations/install.md asks.
 kubectl create namespace mpijob-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace mpijob-system --overwrite pod-security.kubernetes.io/enforce=restricted >/dev/null
+go run ./tools/chart install -n mpijob-system -f hack/demo-values.yaml
+echo "(the operator Deployment runs on a kwok node, which runs nothing: local processes do its work, as its ServiceAccount)"
+
+step "Starting the platform operator and the MPIJob controller locally, each as the ServiceAccount it has when installed"
 port=$(go run ./tools/devcluster free-port)
-setsid "$manager" --role=all --namespace=mpijob-system --kubeconfig="$KUBECONFIG" \
+setsid "$manager" --role=platform --namespace=mpijob-system --kubeconfig="$(token_kubeconfig mpijob-platform-operator)" \
+	--local-webhook-url="https://127.0.0.1:$port" --metrics-bind-address=127.0.0.1:0 --health-probe-bind-address=127.0.0.1:0 \
+	>"$state_dir/logs/manager.log" 2>&1 < /dev/null &
+echo $! >"$state_dir/manager.pid"
+echo "operator pid $(cat "$state_dir/manager.pid") as mpijob-system:mpijob-platform-operator, log $state_dir/logs/manager.log"
+for _ in $(seq 90); do # the platform creates the controller's ServiceAccount and binds its ClusterRole
+	kubectl -n mpijob-system get serviceaccount mpijob-controller >/dev/null 2>&1 && break
+	sleep 1
+done
+setsid "$manager" --role=mpijob-controller --namespace=mpijob-system --kubeconfig="$(token_kubeconfig mpijob-controller)" \
 	--metrics-bind-address=127.0.0.1:0 --health-probe-bind-address=127.0.0.1:0 \
 	--webhook-bind-address="127.0.0.1:$port" --webhook-cert-dir="$state_dir/webhook-certs" \
 	--webhook-cert-secret=mpijob-system/mpijob-webhook-cert --webhook-cert-names=127.0.0.1 \
-	>"$state_dir/logs/manager.log" 2>&1 < /dev/null &
-echo $! >"$state_dir/manager.pid"
-echo "operator pid $(cat "$state_dir/manager.pid"), log $state_dir/logs/manager.log, webhooks on https://127.0.0.1:$port"
-
-step "helm install (Helm's library, no helm binary needed): CRDs, the operator, and an MPIJobPlatform giving namespace $ns a queue with 8 GPUs"
-go run ./tools/chart install -n mpijob-system -f hack/demo-values.yaml
-echo "(the operator Deployment runs on a kwok node, which runs nothing: the local process above does the work)"
+	>"$state_dir/logs/controller.log" 2>&1 < /dev/null &
+echo $! >"$state_dir/controller.pid"
+echo "controller pid $(cat "$state_dir/controller.pid") as mpijob-system:mpijob-controller, log $state_dir/logs/controller.log, webhooks on https://127.0.0.1:$port"
 kubectl wait --for=condition=Ready mpijobplatform/default --timeout=90s
 kubectl get mpijobplatform default -o jsonpath='{range .status.conditions[*]}  {.type}={.status} ({.reason}) {.message}{"\n"}{end}'
 kubectl -n mpijob-system get deployment,service,networkpolicy
@@ -123,9 +153,9 @@ kubectl -n "$ns" create rolebinding demo-user-edit --clusterrole=edit --servicea
 	--dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n "$ns" create token demo-user --duration=24h >"$state_dir/console-token"
 (cd console/frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run build --silent >/dev/null)
-if [ -f "$state_dir/console.pid" ]; then kill "$(cat "$state_dir/console.pid")" 2>/dev/null || true; fi
+kubectl -n mpijob-system create serviceaccount mpijob-console --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 console_port=$(go run ./tools/devcluster free-port)
-setsid "$manager" --role=console --kubeconfig="$KUBECONFIG" --console-bind-address="127.0.0.1:$console_port" \
+setsid "$manager" --role=console --kubeconfig="$(token_kubeconfig mpijob-console)" --console-bind-address="127.0.0.1:$console_port" \
 	--console-static-dir=console/frontend/web/dist --console-dev-token-file="$state_dir/console-token" \
 	>"$state_dir/logs/console.log" 2>&1 < /dev/null &
 echo $! >"$state_dir/console.pid"
