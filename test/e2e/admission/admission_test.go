@@ -82,11 +82,18 @@ func createQueues(t *testing.T, ns string, gpus int64, localQueues ...string) {
 	}
 }
 
-// kubectl runs the real kubectl against the cluster with stdin; it
-// returns stdout, stderr and whether it exited 0.
-func kubectl(t *testing.T, stdin []byte, args ...string) (string, string, bool) {
+// dataScientist is the person who submits jobs in ns: a ServiceAccount
+// bound there to edit, which aggregates mpijob-platform-user.
+func dataScientist(t *testing.T, ns string) *framework.User {
 	t.Helper()
-	cmd := exec.Command(env.Kubectl, append([]string{"--kubeconfig=" + env.Kubeconfig}, args...)...)
+	return env.CreateUser(t, ns, "alice", framework.DataScientistRole)
+}
+
+// kubectl runs the real kubectl as user with stdin; it returns stdout,
+// stderr and whether it exited 0.
+func kubectl(t *testing.T, user *framework.User, stdin []byte, args ...string) (string, string, bool) {
+	t.Helper()
+	cmd := exec.Command(env.Kubectl, append([]string{"--kubeconfig=" + user.Kubeconfig}, args...)...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -172,7 +179,7 @@ func TestUpstreamExampleGoesToTheNamespaceDefaultQueue(t *testing.T) {
 	job.Namespace = ns
 	launcher := &job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template
 	launcher.Annotations = map[string]string{cluster.FinishAfterAnnotation: "2s"}
-	if err := env.Client.Create(ctx, job); err != nil {
+	if err := dataScientist(t, ns).Client.Create(ctx, job); err != nil {
 		t.Fatalf("upstream's pi example was refused: %v", err)
 	}
 	stored := get(t, job)
@@ -208,7 +215,7 @@ func TestTheOnlyLocalQueueIsTheDefault(t *testing.T) {
 	ns := env.CreateNamespace(t, "only-queue")
 	createQueues(t, ns, 8, "only")
 	job := gpuJob(ns, "train", 1, 1, "1h")
-	if err := env.Client.Create(context.Background(), job); err != nil {
+	if err := dataScientist(t, ns).Client.Create(context.Background(), job); err != nil {
 		t.Fatal(err)
 	}
 	if got := get(t, job); got.Labels[queueLabel] != "only" {
@@ -227,7 +234,8 @@ func TestInvalidJobsAreRejectedWithFieldPaths(t *testing.T) {
 	worker.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
 	worker.Labels = map[string]string{"sidecar.istio.io/inject": "true"}
 
-	_, stderr, ok := kubectl(t, manifest(t, job), "-n", ns, "apply", "-f", "-")
+	alice := dataScientist(t, ns)
+	_, stderr, ok := kubectl(t, alice, manifest(t, job), "-n", ns, "apply", "-f", "-")
 	if ok {
 		t.Fatal("kubectl apply of an invalid job succeeded")
 	}
@@ -242,7 +250,7 @@ func TestInvalidJobsAreRejectedWithFieldPaths(t *testing.T) {
 			t.Errorf("kubectl output lacks %q:\n%s", want, stderr)
 		}
 	}
-	if err := env.Client.Create(context.Background(), job); !apierrors.IsInvalid(err) {
+	if err := alice.Client.Create(context.Background(), job); !apierrors.IsInvalid(err) {
 		t.Errorf("API error = %v, want Invalid", err)
 	}
 }
@@ -252,7 +260,7 @@ func TestUnknownQueueListsTheRealOnes(t *testing.T) {
 	createQueues(t, ns, 8, "gpus", "cpus")
 	job := gpuJob(ns, "typo", 1, 1, "1s")
 	job.Labels = map[string]string{queueLabel: "gpu"}
-	err := env.Client.Create(context.Background(), job)
+	err := dataScientist(t, ns).Client.Create(context.Background(), job)
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `no LocalQueue "gpu" in namespace `+ns+"; use one of: cpus, gpus") {
 		t.Errorf("err = %v, want the existing queues listed", err)
 	}
@@ -266,7 +274,7 @@ func TestJobsThatCanNeverFitAreRejectedWithNumbers(t *testing.T) {
 	createQueues(t, ns, 16, "gpus")
 	job := gpuJob(ns, "huge", 3, 8, "1s")
 	job.Labels = map[string]string{queueLabel: "gpus"}
-	_, stderr, ok := kubectl(t, manifest(t, job), "-n", ns, "create", "-f", "-")
+	_, stderr, ok := kubectl(t, dataScientist(t, ns), manifest(t, job), "-n", ns, "create", "-f", "-")
 	if ok {
 		t.Fatal("a 24-GPU job was admitted into a 16-GPU ClusterQueue")
 	}
@@ -288,7 +296,7 @@ func TestJobsThatCanNeverFitAreRejectedWithNumbers(t *testing.T) {
 	if err := env.Client.Create(ctx, rq); err != nil {
 		t.Fatal(err)
 	}
-	err := env.Client.Create(ctx, gpuJob(quotaNS, "eight", 1, 8, "1s"))
+	err := dataScientist(t, quotaNS).Client.Create(ctx, gpuJob(quotaNS, "eight", 1, 8, "1s"))
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "ResourceQuota "+quotaNS+"/gpus:\n  requests.nvidia.com/gpu: requested 8, used 0, available 4, limit 4") {
 		t.Errorf("err = %v, want the ResourceQuota numbers", err)
 	}
@@ -299,9 +307,10 @@ func TestJobsThatCanNeverFitAreRejectedWithNumbers(t *testing.T) {
 func TestJobsThatMustWaitAreAdmittedWithAWarning(t *testing.T) {
 	ns := env.CreateNamespace(t, "busy")
 	createQueues(t, ns, 8, "gpus")
+	alice := dataScientist(t, ns)
 	first := gpuJob(ns, "first", 1, 8, "1h")
 	first.Labels = map[string]string{queueLabel: "gpus"}
-	if err := env.Client.Create(context.Background(), first); err != nil {
+	if err := alice.Client.Create(context.Background(), first); err != nil {
 		t.Fatal(err)
 	}
 	second := gpuJob(ns, "second", 1, 8, "1s")
@@ -310,10 +319,10 @@ func TestJobsThatMustWaitAreAdmittedWithAWarning(t *testing.T) {
 	// Kueue reports the first job's reservation in the ClusterQueue's
 	// status shortly after admitting it; a server-side dry run shows when.
 	framework.Eventually(t, framework.DefaultTimeout, "the ClusterQueue full and the warning shown", func(context.Context) (bool, string, error) {
-		_, stderr, ok := kubectl(t, manifest(t, second), "-n", ns, "create", "--dry-run=server", "-f", "-")
+		_, stderr, ok := kubectl(t, alice, manifest(t, second), "-n", ns, "create", "--dry-run=server", "-f", "-")
 		return ok && strings.Contains(stderr, want), stderr, nil
 	})
-	stdout, stderr, ok := kubectl(t, manifest(t, second), "-n", ns, "create", "-f", "-")
+	stdout, stderr, ok := kubectl(t, alice, manifest(t, second), "-n", ns, "create", "-f", "-")
 	if !ok || !strings.Contains(stderr, want) || !strings.Contains(stdout, "mpijob.kubeflow.org/second created") {
 		t.Errorf("kubectl create: ok=%v\nstdout: %s\nstderr: %s\nwant warning %q", ok, stdout, stderr, want)
 	}

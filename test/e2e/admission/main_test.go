@@ -2,10 +2,13 @@
 // real kube-apiserver calls our manager over TLS (self-managed certificate)
 // for every MPIJob create and update, with real Kueue queues and
 // ResourceQuotas behind the quota pre-check, and kubectl shows users what
-// the webhooks say.
+// the webhooks say. Users act with their own tokens: a data scientist is a
+// ServiceAccount bound to edit in the test's namespace (CreateUser);
+// cluster-admin only sets up namespaces, queues and quotas.
 package admission_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"testing"
@@ -30,6 +33,13 @@ func init() {
 func TestMain(m *testing.M) {
 	os.Exit(framework.RunWithCluster(m, framework.ClusterOptions{
 		CRDDirs: []string{"config/crd/bases"},
-		Setup:   framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller"),
+		Setup: func(e *framework.Env) (func(), error) {
+			// No platform runs here to install the user roles that edit
+			// aggregates; install them as the chart would.
+			if err := e.InstallUserRoles(context.Background()); err != nil {
+				return nil, err
+			}
+			return framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller")(e)
+		},
 	}, &env))
 }

@@ -22,17 +22,18 @@ import (
 // it is empty and nothing warns.
 func TestGetWideQueued(t *testing.T) {
 	ns := env.CreateNamespace(t, "cli-wide")
+	alice := dataScientist(t, ns)
 	env.CreateGPUQueue(t, ns, "one-gpu", 1)
 	// The first job takes the queue's only GPU and keeps it; the second
 	// waits.
 	for _, name := range []string{"first", "second"} {
-		r := odh(t, "", "mpijob", "create", name, "-n", ns, "--image=example.invalid/mpi:1", "--workers=1", "--gpus-per-worker=1", "--queue=one-gpu", "--command=mpirun sleep 3600")
+		r := odh(t, alice, "", "mpijob", "create", name, "-n", ns, "--image=example.invalid/mpi:1", "--workers=1", "--gpus-per-worker=1", "--queue=one-gpu", "--command=mpirun sleep 3600")
 		if r.code != 0 {
 			t.Fatalf("create %s: %s", name, r)
 		}
 	}
 	framework.Eventually(t, 2*time.Minute, "first Running, second Queued", func(ctx context.Context) (bool, string, error) {
-		r := odh(t, "", "mpijob", "get", "-n", ns, "-o", "wide")
+		r := odh(t, alice, "", "mpijob", "get", "-n", ns, "-o", "wide")
 		if r.code != 0 || r.stderr != "" {
 			return false, "", fmt.Errorf("get -o wide: %s", r)
 		}
@@ -51,9 +52,10 @@ func TestGetWideQueued(t *testing.T) {
 // through to Succeeded.
 func TestGetWatch(t *testing.T) {
 	ns := env.CreateNamespace(t, "cli-watch")
+	alice := dataScientist(t, ns)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-odh"), "--kubeconfig="+env.Kubeconfig, "mpijob", "get", "-n", ns, "-w")
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-odh"), "--kubeconfig="+alice.Kubeconfig, "mpijob", "get", "-n", ns, "-w")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +74,7 @@ func TestGetWatch(t *testing.T) {
 	}()
 	// Give the watch a moment to start, then create the job.
 	time.Sleep(time.Second)
-	if r := odh(t, jobYAML(ns, "watched", 0), "mpijob", "create", "-f", "-"); r.code != 0 {
+	if r := odh(t, alice, jobYAML(ns, "watched", 0), "mpijob", "create", "-f", "-"); r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
 	var seen []string
@@ -107,10 +109,11 @@ func TestGetWatch(t *testing.T) {
 // keep running (cleanPodPolicy None).
 func TestLogsFollow(t *testing.T) {
 	ns := env.CreateNamespace(t, "cli-follow")
-	if r := odh(t, strings.Replace(jobYAML(ns, "followed", 0), "cleanPodPolicy: Running", "cleanPodPolicy: None", 1), "mpijob", "create", "-f", "-"); r.code != 0 {
+	alice := dataScientist(t, ns)
+	if r := odh(t, alice, strings.Replace(jobYAML(ns, "followed", 0), "cleanPodPolicy: Running", "cleanPodPolicy: None", 1), "mpijob", "create", "-f", "-"); r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
-	r := odh(t, "", "mpijob", "logs", "followed", "-n", ns, "--all", "--follow")
+	r := odh(t, alice, "", "mpijob", "logs", "followed", "-n", ns, "--all", "--follow")
 	if r.code != 0 {
 		t.Fatalf("logs --follow: %s", r)
 	}

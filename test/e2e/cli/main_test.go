@@ -1,6 +1,8 @@
 // Package cli_test runs the kubectl-odh binary end to end against the dev
 // cluster (apiserver, scheduler, kwok nodes, Kueue) with our manager and its
-// admission webhooks.
+// admission webhooks, as the people who use it: data scientists, viewers and
+// platform admins, each a ServiceAccount with its own token and the role the
+// product ships for that persona.
 package cli_test
 
 import (
@@ -56,8 +58,23 @@ func run(m *testing.M) int {
 	}
 	return framework.RunWithCluster(m, framework.ClusterOptions{
 		CRDDirs: []string{"config/crd/bases"},
-		Setup:   framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller"),
+		Setup: func(e *framework.Env) (func(), error) {
+			// No platform runs here to install the user roles that edit and
+			// view aggregate; install them as the chart would.
+			if err := e.InstallUserRoles(context.Background()); err != nil {
+				return nil, err
+			}
+			return framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller")(e)
+		},
 	}, &env)
+}
+
+// dataScientist is the person who runs jobs in ns: a ServiceAccount bound
+// there to edit (which aggregates mpijob-platform-user), acting with its
+// own token. Cluster-admin only sets up namespaces and queues.
+func dataScientist(t *testing.T, ns string) *framework.User {
+	t.Helper()
+	return env.CreateUser(t, ns, "alice", framework.DataScientistRole)
 }
 
 type result struct {
@@ -69,12 +86,12 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 }
 
-// odh runs kubectl-odh against the dev cluster.
-func odh(t *testing.T, stdin string, args ...string) result {
+// odh runs kubectl-odh against the dev cluster as user.
+func odh(t *testing.T, user *framework.User, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-odh"), append([]string{"--kubeconfig=" + env.Kubeconfig}, args...)...)
+	c := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-odh"), append([]string{"--kubeconfig=" + user.Kubeconfig}, args...)...)
 	var out, errOut bytes.Buffer
 	c.Stdin, c.Stdout, c.Stderr = strings.NewReader(stdin), &out, &errOut
 	err := c.Run()

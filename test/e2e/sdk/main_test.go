@@ -2,7 +2,9 @@
 // dev cluster (apiserver, scheduler, kwok nodes, Kueue) with our manager and
 // its admission webhooks: the pytest integration suite, the README's quick
 // example, docs/examples/sdk-pipeline.py and the example notebook, executed
-// headless with nbclient.
+// headless with nbclient. The examples run as a data scientist: a
+// ServiceAccount bound to edit in the test's namespace, with its own token
+// and that namespace as its kubeconfig's default.
 package sdk_test
 
 import (
@@ -45,6 +47,13 @@ func run(m *testing.M) int {
 	}
 	return framework.RunWithCluster(m, framework.ClusterOptions{
 		CRDDirs: []string{"config/crd/bases"},
-		Setup:   framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller"),
+		Setup: func(e *framework.Env) (func(), error) {
+			// No platform runs here to install the user roles that edit
+			// aggregates; install them as the chart would.
+			if err := e.InstallUserRoles(context.Background()); err != nil {
+				return nil, err
+			}
+			return framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller")(e)
+		},
 	}, &env)
 }

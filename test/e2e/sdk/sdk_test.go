@@ -15,7 +15,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -69,25 +68,13 @@ func python(t *testing.T, timeout time.Duration, kubeconfig, dir string, extraEn
 	return r
 }
 
-// namespacedKubeconfig writes a copy of the cluster's kubeconfig whose
-// current context defaults to ns, so that examples that name no namespace
-// (as users' code does not) run in the test's namespace.
-func namespacedKubeconfig(t *testing.T, ns string) string {
+// dataScientist is the person who runs the examples in ns: a ServiceAccount
+// bound there to edit (which aggregates mpijob-platform-user), whose
+// kubeconfig defaults to ns, so that examples that name no namespace (as
+// users' code does not) run in the test's namespace.
+func dataScientist(t *testing.T, ns string) *framework.User {
 	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := cfg.Contexts[cfg.CurrentContext]
-	if ctx == nil {
-		t.Fatalf("kubeconfig %s has no current context", env.Kubeconfig)
-	}
-	ctx.Namespace = ns
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return env.CreateUser(t, ns, "alice", framework.DataScientistRole)
 }
 
 // finishLaunchers plays the training program for examples that cannot carry
@@ -155,6 +142,10 @@ func TestIntegrationSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Still cluster-admin: the pytest suite takes one KUBECONFIG for both its
+	// admin fixture (namespaces, quotas, tokens) and its user client, and
+	// lists MPIJobs across namespaces. Running its client as a data
+	// scientist needs a second kubeconfig in sdk/python/tests/integration.
 	r := python(t, 10*time.Minute, env.Kubeconfig, filepath.Join(venv.Repo, "sdk", "python"),
 		[]string{"SDK_TEST_NAMESPACE=" + ns, "SDK_TEST_LOG_LINES=" + string(logLines)},
 		"pytest", "tests/integration", "-v", "-s", "-rA", "-p", "no:cacheprovider")
@@ -213,7 +204,7 @@ func TestReadmeQuickExample(t *testing.T) {
 	}
 	// The README's code as it is, every line of it succeeding: its last line
 	// prints the launcher's log.
-	r := python(t, 5*time.Minute, namespacedKubeconfig(t, ns), dir, nil, "python", codeFile)
+	r := python(t, 5*time.Minute, dataScientist(t, ns).Kubeconfig, dir, nil, "python", codeFile)
 	if r.code != 0 {
 		t.Fatalf("the README example failed: %s", r)
 	}
@@ -274,7 +265,7 @@ spec:
 
 func TestPipelineExample(t *testing.T) {
 	ns := env.CreateNamespace(t, "sdk-pipeline")
-	kubeconfig := namespacedKubeconfig(t, ns)
+	kubeconfig := dataScientist(t, ns).Kubeconfig
 	script := filepath.Join(venv.Repo, "docs", "examples", "sdk-pipeline.py")
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -348,7 +339,7 @@ func TestNotebook(t *testing.T) {
 	ns := env.CreateNamespace(t, "sdk-notebook")
 	defer finishLaunchers(t, ns)()
 	notebook := filepath.Join(venv.Repo, "docs", "examples", "sdk-quickstart.ipynb")
-	r := python(t, 8*time.Minute, namespacedKubeconfig(t, ns), "", nil, "python", "-c", notebookHarness, notebook, t.TempDir())
+	r := python(t, 8*time.Minute, dataScientist(t, ns).Kubeconfig, "", nil, "python", "-c", notebookHarness, notebook, t.TempDir())
 	if r.code != 0 {
 		t.Fatalf("the notebook failed: %s", r)
 	}
