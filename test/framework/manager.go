@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -161,30 +162,66 @@ func StartManagerWithWebhooks(env *Env, args ...string) (*Manager, error) {
 // APIWrites sums the POST, PUT, PATCH and DELETE requests a manager made,
 // from client-go's rest_client_requests_total on its /metrics.
 func APIWrites(metricsURL string) (int, error) {
-	resp, err := http.Get(metricsURL) //nolint:gosec // a loopback URL of a manager we started
+	series, err := readMetrics(metricsURL)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
 	total := 0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "rest_client_requests_total{") {
-			continue
-		}
-		for _, m := range []string{`method="POST"`, `method="PUT"`, `method="PATCH"`, `method="DELETE"`} {
-			if strings.Contains(line, m) {
-				fields := strings.Fields(line)
-				n, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-				if err != nil {
-					return 0, fmt.Errorf("metrics line %q: %w", line, err)
-				}
-				total += int(n)
+	for _, method := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		for k, v := range series {
+			if strings.HasPrefix(k, "rest_client_requests_total{") && strings.Contains(k, `method="`+method+`"`) {
+				total += int(v)
 			}
 		}
 	}
-	return total, sc.Err()
+	return total, nil
+}
+
+// Metrics reads the manager's /metrics: each series as printed (name and
+// labels) with its value; it fails the test when they cannot be read.
+func (m *Manager) Metrics(t testing.TB) map[string]float64 {
+	t.Helper()
+	series, err := readMetrics(m.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return series
+}
+
+// SumSeries adds up the series whose printed form starts with prefix, e.g.
+// `mpijob_jobs{namespace="team"`.
+func SumSeries(series map[string]float64, prefix string) float64 {
+	var sum float64
+	for k, v := range series {
+		if strings.HasPrefix(k, prefix) {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func readMetrics(metricsURL string) (map[string]float64, error) {
+	resp, err := http.Get(metricsURL) //nolint:gosec // a loopback URL of a manager we started
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
 }
 
 // ManagerWithWebhooks is a ClusterOptions.Setup that starts our manager

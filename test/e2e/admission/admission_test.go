@@ -11,6 +11,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -328,5 +329,39 @@ func TestJobsThatMustWaitAreAdmittedWithAWarning(t *testing.T) {
 	}
 	if got := get(t, second); !got.IsSuspended() {
 		t.Error("the queued job runs although its ClusterQueue is full")
+	}
+}
+
+// An MPIJob creates pods on its creator's behalf: someone allowed to create
+// MPIJobs but not pods in the namespace is refused by the webhook (a
+// SubjectAccessReview for the creator), so a role granting MPIJobs alone
+// is never a way to run pods.
+func TestCreatorWhoMayNotCreatePodsIsRefused(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "no-pods")
+	bob := env.CreateUser(t, ns, "bob", framework.ViewerRole)
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mpijobs-only"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"kubeflow.org"}, Resources: []string{"mpijobs"}, Verbs: []string{"create", "get"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bob-mpijobs-only"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "bob"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+	}
+	for _, o := range []client.Object{role, binding} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	framework.Eventually(t, framework.DefaultTimeout, "bob's MPIJob refused by the webhook, not by RBAC", func(ctx context.Context) (bool, string, error) {
+		err := bob.Client.Create(ctx, gpuJob(ns, "sneaky", 1, 1, "1s"))
+		if err == nil {
+			return false, "", fmt.Errorf("bob created an MPIJob without the right to create pods")
+		}
+		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "may not create pods in namespace "+ns), err.Error(), nil
+	})
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "sneaky"}, &kubeflow.MPIJob{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused MPIJob exists: %v", err)
 	}
 }

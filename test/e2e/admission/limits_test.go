@@ -1,11 +1,8 @@
 package admission_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -24,7 +21,7 @@ import (
 func TestTenantLimitsAreFieldErrorsAndNeverReachTheController(t *testing.T) {
 	ns := env.CreateNamespace(t, "limits")
 	alice := dataScientist(t, ns)
-	before := scrape(t)
+	before := manager.Metrics(t)
 
 	tooLong := "a" + strings.Repeat("b", kubeflow.MaxNameLength-1) + "c" // MaxNameLength+1
 	for name, tc := range map[string]struct {
@@ -73,7 +70,7 @@ func TestTenantLimitsAreFieldErrorsAndNeverReachTheController(t *testing.T) {
 		t.Errorf("a name of exactly %d characters was refused:\n%s%s", kubeflow.MaxNameLength, stdout, stderr)
 	}
 
-	refused := scrape(t)
+	refused := manager.Metrics(t)
 
 	// None of them was stored...
 	var list kubeflow.MPIJobList
@@ -96,14 +93,14 @@ func TestTenantLimitsAreFieldErrorsAndNeverReachTheController(t *testing.T) {
 	created := `mpi_operator_jobs_created_total{namespace="` + ns + `"}`
 	var after map[string]float64
 	framework.Eventually(t, framework.DefaultTimeout, "the controller to count the witness job", func(context.Context) (bool, string, error) {
-		after = scrape(t)
+		after = manager.Metrics(t)
 		_, ok := after[created]
 		return ok, "", nil
 	})
 	if got := after[created]; got != 1 {
 		t.Errorf("%s = %v, want 1 (the witness alone)", created, got)
 	}
-	if got := sumWithPrefix(after, `mpijob_jobs{namespace="`+ns+`"`); got != 1 {
+	if got := framework.SumSeries(after, `mpijob_jobs{namespace="`+ns+`"`); got != 1 {
 		t.Errorf("mpijob_jobs for %s = %v in the controller's cache, want 1 (the witness alone)", ns, got)
 	}
 	// For the issue's note: resident memory is noisy (GC, other tests), so it
@@ -112,44 +109,4 @@ func TestTenantLimitsAreFieldErrorsAndNeverReachTheController(t *testing.T) {
 	rss := "process_resident_memory_bytes"
 	t.Logf("controller RSS: %.1f MiB before the refusals, %.1f MiB after them, %.1f MiB after the witness; %s: %v, %v, %v",
 		before[rss]/(1<<20), refused[rss]/(1<<20), after[rss]/(1<<20), reconciles, before[reconciles], refused[reconciles], after[reconciles])
-}
-
-// scrape reads the manager's /metrics: each series (name and labels as
-// printed) with its value.
-func scrape(t *testing.T) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(manager.MetricsURL) //nolint:gosec // a loopback URL of a manager we started
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sumWithPrefix(series map[string]float64, prefix string) float64 {
-	var sum float64
-	for k, v := range series {
-		if strings.HasPrefix(k, prefix) {
-			sum += v
-		}
-	}
-	return sum
 }

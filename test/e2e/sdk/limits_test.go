@@ -1,12 +1,9 @@
 package sdk_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +75,7 @@ type refusal struct {
 func TestTenantLimitsAreValidationErrorsAndNeverReachTheController(t *testing.T) {
 	ns := env.CreateNamespace(t, "sdk-limits")
 	alice := dataScientist(t, ns)
-	before := scrape(t)
+	before := manager.Metrics(t)
 
 	tooLong := "a" + strings.Repeat("b", kubeflow.MaxNameLength-1) + "c" // MaxNameLength+1
 	r := python(t, 2*time.Minute, alice.Kubeconfig, "", nil, "python", "-c", limitsProgram, tooLong)
@@ -121,7 +118,7 @@ func TestTenantLimitsAreValidationErrorsAndNeverReachTheController(t *testing.T)
 		}
 		t.Logf("%s: field_path %s: %s", key, e.FieldPath, e.Message)
 	}
-	refused := scrape(t)
+	refused := manager.Metrics(t)
 
 	// None of them was stored, so none reached the controller. A valid
 	// (suspended, podless) witness submitted afterwards proves it without a
@@ -137,7 +134,7 @@ func TestTenantLimitsAreValidationErrorsAndNeverReachTheController(t *testing.T)
 	created := `mpi_operator_jobs_created_total{namespace="` + ns + `"}`
 	var after map[string]float64
 	framework.Eventually(t, framework.DefaultTimeout, "the controller to count the witness job", func(context.Context) (bool, string, error) {
-		after = scrape(t)
+		after = manager.Metrics(t)
 		_, ok := after[created]
 		return ok, "", nil
 	})
@@ -174,34 +171,4 @@ func witness(ns string) *kubeflow.MPIJob {
 			},
 		},
 	}
-}
-
-// scrape reads the manager's /metrics: each series (name and labels as
-// printed) with its value.
-func scrape(t *testing.T) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(manager.MetricsURL) //nolint:gosec // a loopback URL of a manager we started
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
