@@ -142,12 +142,12 @@ func TestIntegrationSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Still cluster-admin: the pytest suite takes one KUBECONFIG for both its
-	// admin fixture (namespaces, quotas, tokens) and its user client, and
-	// lists MPIJobs across namespaces. Running its client as a data
-	// scientist needs a second kubeconfig in sdk/python/tests/integration.
+	// KUBECONFIG is the admin's, for the suite's set-up; the SDK under test
+	// acts as the data scientist.
+	alice := dataScientist(t, ns)
 	r := python(t, 10*time.Minute, env.Kubeconfig, filepath.Join(venv.Repo, "sdk", "python"),
-		[]string{"SDK_TEST_NAMESPACE=" + ns, "SDK_TEST_LOG_LINES=" + string(logLines)},
+		[]string{"SDK_TEST_NAMESPACE=" + ns, "SDK_TEST_LOG_LINES=" + string(logLines),
+			"SDK_TEST_USER_KUBECONFIG=" + alice.Kubeconfig, "SDK_TEST_USER=" + alice.Name},
 		"pytest", "tests/integration", "-v", "-s", "-rA", "-p", "no:cacheprovider")
 	m := pytestSummary.FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {

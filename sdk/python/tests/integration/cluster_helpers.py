@@ -47,6 +47,23 @@ def delete_namespace(client: TrainingClient, name: str) -> None:
         pass
 
 
+def grant_edit(admin: TrainingClient, namespace: str, user: str) -> None:
+    """Bind ServiceAccount user (system:serviceaccount:NS:NAME) to edit in namespace."""
+    _, _, sa_ns, sa_name = user.split(":", 3)
+    admin.json(
+        "binding the user to edit",
+        "POST",
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
+        body={
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "user-edit"},
+            "subjects": [{"kind": "ServiceAccount", "namespace": sa_ns, "name": sa_name}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        },
+    )
+
+
 def kwok_job(
     client: TrainingClient,
     name: str,

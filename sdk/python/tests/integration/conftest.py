@@ -1,7 +1,10 @@
 """Fixtures for the integration suite, which runs against a real cluster.
 
 ``KUBECONFIG`` must name the cluster (the Go driver test/e2e/sdk passes the
-dev cluster's): without it every test fails, none is skipped.
+dev cluster's): without it every test fails, none is skipped. It is the
+admin's, for set-up only. ``SDK_TEST_USER_KUBECONFIG`` is the data scientist's
+(a ServiceAccount with ``edit`` in the test namespace) and ``SDK_TEST_USER`` its
+username: the client under test acts as that user, as in a notebook.
 ``SDK_TEST_NAMESPACE`` names a namespace to use; without it the suite creates
 one and deletes it at the end. Pods run on kwok nodes, whose annotations end
 a pod after a delay with an exit code (tools/devcluster/cluster/kwok.go).
@@ -51,6 +54,24 @@ def namespace(admin: TrainingClient) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def client(kubeconfig: str, namespace: str) -> TrainingClient:
-    """The client the tests use, defaulting to the test namespace."""
-    return TrainingClient(namespace=namespace)
+def user_kubeconfig() -> str:
+    path = os.environ.get("SDK_TEST_USER_KUBECONFIG", "")
+    if not path or not os.environ.get("SDK_TEST_USER"):
+        pytest.fail(
+            "SDK_TEST_USER_KUBECONFIG and SDK_TEST_USER are not set: the SDK under test acts as a data scientist, "
+            "never as the cluster admin (`go test ./test/e2e/sdk/` sets them)",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def user(user_kubeconfig: str) -> str:
+    """The data scientist's username (system:serviceaccount:NS:NAME)."""
+    return os.environ["SDK_TEST_USER"]
+
+
+@pytest.fixture(scope="session")
+def client(user_kubeconfig: str, namespace: str) -> TrainingClient:
+    """The client the tests use: the data scientist, defaulting to the test namespace."""
+    return TrainingClient(kubeconfig=user_kubeconfig, namespace=namespace)

@@ -40,12 +40,13 @@ from .cluster_helpers import (
     create_namespace,
     delete_namespace,
     eventually,
+    grant_edit,
     kwok_job,
     pods,
 )
 
 
-def test_create_wait_succeeded_get_list_and_logs(client: TrainingClient, namespace: str, tmp_path: Path) -> None:
+def test_create_wait_succeeded_get_list_and_logs(client: TrainingClient, admin: TrainingClient, namespace: str, tmp_path: Path) -> None:
     job = kwok_job(client, "ok", clean_pod_policy="None")
     # Through YAML and back, as a user keeping manifests in git would.
     path = tmp_path / "ok.yaml"
@@ -72,7 +73,7 @@ def test_create_wait_succeeded_get_list_and_logs(client: TrainingClient, namespa
     assert got.status is not None and got.status.phase == "Succeeded"
     listed = MPIJob.list(client=client)
     assert "ok" in [j.name for j in listed]
-    everywhere = MPIJob.list(all_namespaces=True, client=client)
+    everywhere = MPIJob.list(all_namespaces=True, client=admin)  # a data scientist sees only their namespace
     assert (namespace, "ok") in [(j.namespace, j.name) for j in everywhere]
 
     workers = job.get_worker_statuses()
@@ -219,9 +220,10 @@ def test_failing_job_raises_the_diagnosis(client: TrainingClient, namespace: str
     assert st.phase == "Failed" and st.reason == "OOMKilled"
 
 
-def test_over_quota_is_refused_before_any_pod(admin: TrainingClient) -> None:
+def test_over_quota_is_refused_before_any_pod(admin: TrainingClient, user: str, user_kubeconfig: str) -> None:
     ns = create_namespace(admin, "sdk-quota")
     try:
+        grant_edit(admin, ns, user)
         admin.json(
             "creating a quota",
             "POST",
@@ -234,14 +236,16 @@ def test_over_quota_is_refused_before_any_pod(admin: TrainingClient) -> None:
             },
         )
         # The webhook reads quotas from its cache: wait until it sees this one.
-        user = TrainingClient(namespace=ns)
-        job = kwok_job(user, "huge", workers=4, resources=ResourceRequirements(cpu=1, memory="1Gi"))
+        scientist = TrainingClient(kubeconfig=user_kubeconfig, namespace=ns)
+        job = kwok_job(scientist, "huge", workers=4, resources=ResourceRequirements(cpu=1, memory="1Gi"))
 
         def refused() -> QuotaExceededError | None:
             try:
                 job.create()
             except QuotaExceededError as e:
                 return e
+            except ForbiddenError:  # the RoleBinding is not in force yet
+                return None
             job.delete(wait=True)
             return None
 
@@ -254,7 +258,7 @@ def test_over_quota_is_refused_before_any_pod(admin: TrainingClient) -> None:
         assert e.shortfalls[0].quota == f"ResourceQuota {ns}/compute"
         assert "lower the workers" in str(e)
         assert not pods(admin, ns), "no pod may exist for a refused job"
-        assert MPIJob.list(client=user) == []
+        assert MPIJob.list(client=scientist) == []
     finally:
         delete_namespace(admin, ns)
 
