@@ -203,3 +203,11 @@ func shippedRules(clusterRole string) ([]rbacv1.PolicyRule, error) {
 	}
 	return rules, nil
 }
+
+// ServiceAccountUser creates ServiceAccount ns/name with no binding and
+// returns it as a user acting with its own token: for tests that grant
+// exactly what they need.
+func (e *Env) ServiceAccountUser(t testing.TB, ns, name string) *User {
+	t.Helper()
+	return e.newUser(context.Background(), t, ns, name)
+}
