@@ -2,8 +2,8 @@
 // user-roles) on a real cluster: kube-controller-manager aggregates them into
 // the built-in edit, admin and view roles, and the RBAC authorizer of a real
 // kube-apiserver then lets team members, viewers and platform admins do what
-// the roles promise and nothing more. The tests act as those people through
-// impersonation with the cluster admin's credentials.
+// the roles promise and nothing more. The tests act as those people with
+// their own tokens (ServiceAccounts of namespace people).
 package rbac_test
 
 import (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,13 +29,15 @@ import (
 )
 
 // The tenancy every test works in: alice edits team-a, victor views team-a,
-// root-admin runs the platform. Nobody is bound in team-b.
+// root-admin runs the platform. Nobody is bound in team-b. The people are
+// ServiceAccounts of namespace people, acting with their own tokens.
 const (
 	teamA     = "team-a"
 	teamB     = "team-b"
-	alice     = "alice"
-	victor    = "victor"
-	rootAdmin = "root-admin"
+	people    = "people"
+	alice     = "system:serviceaccount:" + people + ":alice"
+	victor    = "system:serviceaccount:" + people + ":victor"
+	rootAdmin = "system:serviceaccount:" + people + ":root-admin"
 
 	mpijobGroup = "kubeflow.org"
 	adminRole   = "mpijob-platform-admin"
@@ -67,14 +70,17 @@ func setUpTenancy(t *testing.T) {
 	for i := range roles {
 		create(t, &roles[i])
 	}
-	for _, ns := range []string{teamA, teamB} {
+	for _, ns := range []string{teamA, teamB, people} {
 		create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	}
+	for _, u := range []string{alice, victor, rootAdmin} {
+		create(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: people, Name: shortName(u)}})
 	}
 	create(t, roleBinding(teamA, "alice-edit", alice, "edit"))
 	create(t, roleBinding(teamA, "victor-view", victor, "view"))
 	create(t, &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "root-admin-platform-admin"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: rootAdmin}},
+		Subjects:   []rbacv1.Subject{subject(rootAdmin)},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: adminRole},
 	})
 
@@ -91,7 +97,7 @@ func setUpTenancy(t *testing.T) {
 		framework.Eventually(t, framework.DefaultTimeout, fmt.Sprintf("the authorizer to let %s %s mpijobs in %q", want.user, want.attr.Verb, want.attr.Namespace),
 			func(ctx context.Context) (bool, string, error) {
 				sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-					User: want.user, Groups: []string{"system:authenticated"}, ResourceAttributes: &want.attr,
+					User: want.user, Groups: []string{"system:authenticated", "system:serviceaccounts", "system:serviceaccounts:" + people}, ResourceAttributes: &want.attr,
 				}}
 				got, err := env.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
 				if err != nil {
@@ -122,19 +128,24 @@ func create(t *testing.T, obj client.Object) {
 func roleBinding(ns, name, user, clusterRole string) *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+		Subjects:   []rbacv1.Subject{subject(user)},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRole},
 	}
 }
 
-// as returns clients that act as user: the admin's credentials with
-// impersonation headers, so the apiserver authorizes every call as user (in
-// the group system:authenticated, which it adds).
+// shortName is a person's ServiceAccount name.
+func shortName(user string) string { return user[strings.LastIndex(user, ":")+1:] }
+
+func subject(user string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: people, Name: shortName(user)}
+}
+
+// as returns clients that act as user, with a token of its ServiceAccount:
+// the apiserver authenticates and authorizes every call as that person.
 func as(t *testing.T, user string) (client.Client, kubernetes.Interface) {
 	t.Helper()
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
-	c, err := client.New(cfg, client.Options{Scheme: framework.Scheme})
+	u := env.ServiceAccountUser(t, people, shortName(user))
+	cfg, err := clientcmd.BuildConfigFromFlags("", u.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +153,7 @@ func as(t *testing.T, user string) (client.Client, kubernetes.Interface) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, cs
+	return u.Client, cs
 }
 
 // mpiJob is a minimal valid v2beta1 MPIJob. No controller runs in this
