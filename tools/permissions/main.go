@@ -173,10 +173,12 @@ func render(repo string) ([]byte, error) {
 	b.WriteString("(the e2e suites run each part as its ServiceAccount and record its requests from the apiserver's audit log;\n")
 	b.WriteString("`go run ./tools/permissions record` after `make test` refreshes the record). A request refused with 403 fails the\n")
 	b.WriteString("suite. Verbs marked *checked* are authorization checks without a request of their own (binding a role, owner\n")
-	b.WriteString("references with blockOwnerDeletion), so no audit record can show them; verbs marked *unused* were not needed by\n")
-	b.WriteString("any suite, and the reason says where they are (an optional dependency missing from the dev cluster, a watch that\n")
-	b.WriteString("a list already covered...). The console's ServiceAccount (`mpijob-console`) is granted nothing: it acts with its\n")
-	b.WriteString("callers' tokens. See also [install.md](../operations/install.md#permissions).\n")
+	b.WriteString("references with blockOwnerDeletion), so no audit record can show them; *via watch*: informers list through a\n")
+	b.WriteString("streaming watch and fall back to a plain list on apiservers without it; *via apply*: server-side apply creates\n")
+	b.WriteString("objects with a patch, which the apiserver authorizes as create. Verbs marked *unused* were not needed by any\n")
+	b.WriteString("suite: reads the informer cache answers (get), writes of optional dependencies the dev cluster lacks, or leader\n")
+	b.WriteString("election (the e2e suites run one replica); the reason says which. The console's ServiceAccount (`mpijob-console`)\n")
+	b.WriteString("is granted nothing: it acts with its callers' tokens. See also [install.md](../operations/install.md#permissions).\n")
 	var missing []string
 	for _, a := range accts {
 		fmt.Fprintf(&b, "\n## `%s`\n\n%s.\n", a.name, capitalize(a.what))
@@ -231,6 +233,13 @@ func verbs(resource string, granted, used []string) string {
 			parts = append(parts, v)
 		case notRequest(resource, v):
 			parts = append(parts, v+" *checked*")
+		// Informers list through a watch (client-go's streaming lists), and
+		// falls back to a plain list where the apiserver has none.
+		case v == "list" && contains(used, "watch"):
+			parts = append(parts, v+" *via watch*")
+		// Server-side apply creates with a patch, authorized as create.
+		case v == "create" && contains(used, "patch"):
+			parts = append(parts, v+" *via apply*")
 		default:
 			parts = append(parts, v+" *unused*")
 		}

@@ -35,6 +35,8 @@ func TestVerbs(t *testing.T) {
 		"bind is a check":            {"rbac.authorization.k8s.io/clusterroles", []string{"bind"}, nil, "bind *checked*"},
 		"finalizers are a check":     {"kubeflow.org/mpijobs/finalizers", []string{"update"}, nil, "update *checked*"},
 		"a check that was requested": {"kubeflow.org/mpijobs/finalizers", []string{"update"}, []string{"update"}, "update"},
+		"list streamed by a watch":   {"core/pods", []string{"list", "watch"}, []string{"watch"}, "list *via watch*, watch"},
+		"create by apply":            {"apps/deployments", []string{"create", "patch"}, []string{"patch"}, "create *via apply*, patch"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := verbs(tc.resource, tc.granted, tc.used); got != tc.want {

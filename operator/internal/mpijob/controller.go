@@ -43,21 +43,24 @@ type Reconciler struct {
 	expect *expectations
 }
 
-// +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs,verbs=get;list;watch;update;patch;delete
-// +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs/status,verbs=get;update;patch
+// Children are never deleted one by one: their owner references hand them
+// to the garbage collector with their MPIJob; delete on MPIJobs is for
+// ttlSecondsAfterFinished, and status is written with update only.
+// +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs/status,verbs=get;update
 // +kubebuilder:rbac:groups=kubeflow.org,resources=mpijobs/finalizers,verbs=update
 // Workers are deleted in one DeleteCollection (suspend, cleanPodPolicy) and
 // a child created before the cache label existed gets it by update.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;update;delete;deletecollection
-// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;update
 // SSH Secrets are created and read by name only: no list or watch, so the
 // controller never sees a Secret it did not make.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups=scheduling.x-k8s.io,resources=podgroups,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups=scheduling.volcano.sh,resources=podgroups,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=scheduling.x-k8s.io,resources=podgroups,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=scheduling.volcano.sh,resources=podgroups,verbs=get;list;watch;create;update
 
 // SetupWithManager registers the controller: MPIJobs and the pods and Jobs
 // they control wake it up.
@@ -298,17 +301,8 @@ func (r *Reconciler) syncSSHSecret(ctx context.Context, s *state) error {
 	if r.expect.secretKnown(s.key, s.job.UID) {
 		return nil
 	}
-	name := sshSecretName(s.job)
-	live := &corev1.Secret{}
 	if getCondition(&s.job.Status, kubeflow.JobCreated) != nil {
-		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: name}, live)
-		switch {
-		case err == nil && !metav1.IsControlledBy(live, s.job):
-			return r.foreignChild(s, "Secret", name)
-		case err == nil:
-			r.expect.setSecretKnown(s.key, s.job.UID)
-			return nil
-		case !apierrors.IsNotFound(err):
+		if found, err := r.findSSHSecret(ctx, s); found || err != nil {
 			return err
 		}
 	}
@@ -316,21 +310,33 @@ func (r *Reconciler) syncSSHSecret(ctx context.Context, s *state) error {
 	if err != nil {
 		return fmt.Errorf("generating the SSH key pair: %w", err)
 	}
-	err = r.Client.Create(ctx, desiredSSHSecret(s.job, keys))
-	if apierrors.IsAlreadyExists(err) {
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: name}, live); err != nil {
-			return err
-		}
-		if !metav1.IsControlledBy(live, s.job) {
-			return r.foreignChild(s, "Secret", name)
-		}
-		err = nil
-	}
-	if err != nil {
+	switch err := r.Client.Create(ctx, desiredSSHSecret(s.job, keys)); {
+	case apierrors.IsAlreadyExists(err):
+		_, err = r.findSSHSecret(ctx, s)
+		return err
+	case err != nil:
 		return err
 	}
 	r.expect.setSecretKnown(s.key, s.job.UID)
 	return nil
+}
+
+// findSSHSecret reads the job's SSH Secret by name: found and ours, it is
+// known from now on; found and not ours, the job fails as for any child
+// whose name is taken.
+func (r *Reconciler) findSSHSecret(ctx context.Context, s *state) (found bool, err error) {
+	live := &corev1.Secret{}
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.job.Namespace, Name: sshSecretName(s.job)}, live)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !metav1.IsControlledBy(live, s.job):
+		return true, r.foreignChild(s, "Secret", live.Name)
+	}
+	r.expect.setSecretKnown(s.key, s.job.UID)
+	return true, nil
 }
 
 func (r *Reconciler) syncService(ctx context.Context, s *state) error {

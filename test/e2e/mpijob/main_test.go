@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 		CRDDirs: []string{"config/crd/bases"},
 		Setup: func(e *framework.Env) (func(), error) {
 			var err error
-			manager, err = framework.StartManager(e, "--role=mpijob-controller")
+			// As the platform runs it by default (networkPolicy Managed).
+			manager, err = framework.StartManager(e, "--role=mpijob-controller", "--network-policy=true")
 			if err != nil {
 				return nil, err
 			}

@@ -6,9 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -243,5 +246,32 @@ func TestRestartingWorkerIsReported(t *testing.T) {
 	}
 	if c := condition(got, kubeflow.JobFailed); c != nil {
 		t.Errorf("a worker restarting in place failed the job: %+v", c)
+	}
+}
+
+// Each job gets a NetworkPolicy, owned by it, that admits only the job's
+// own pods to its workers.
+func TestJobNetworkPolicyAdmitsOnlyItsOwnPods(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "netpol")
+	job := simpleJob(ns, "isolated", 2)
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCondition(t, job, kubeflow.JobRunning)
+	np := &networkingv1.NetworkPolicy{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), np); err != nil {
+		t.Fatal(err)
+	}
+	if !metav1.IsControlledBy(np, got) {
+		t.Errorf("NetworkPolicy owners %+v, want controlled by the MPIJob", np.OwnerReferences)
+	}
+	wantTarget := map[string]string{kubeflow.OperatorNameLabel: kubeflow.OperatorName, kubeflow.JobNameLabel: job.Name, kubeflow.JobRoleLabel: kubeflow.RoleWorker}
+	if diff := cmp.Diff(wantTarget, np.Spec.PodSelector.MatchLabels); diff != "" {
+		t.Errorf("NetworkPolicy targets (-want +got):\n%s", diff)
+	}
+	if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].From) != 1 || np.Spec.Ingress[0].From[0].PodSelector == nil ||
+		np.Spec.Ingress[0].From[0].PodSelector.MatchLabels[kubeflow.JobNameLabel] != job.Name {
+		t.Errorf("NetworkPolicy ingress %+v, want only the job's own pods", np.Spec.Ingress)
 	}
 }
