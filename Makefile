@@ -98,8 +98,8 @@ cluster-build: ## Build the control-plane binaries into .cache/bin (first time 2
 	$(DEVCLUSTER) build
 
 .PHONY: cluster-up
-cluster-up: ## Start the dev cluster (4 GPU + 2 CPU kwok nodes, Kueue). GPU_NODES/CPU_NODES override.
-	$(DEVCLUSTER) up $(if $(GPU_NODES),--gpu-nodes=$(GPU_NODES)) $(if $(CPU_NODES),--cpu-nodes=$(CPU_NODES))
+cluster-up: test-deps ## Start the dev cluster (4 GPU + 2 CPU kwok nodes, 3 process nodes that really run pods, Kueue). GPU_NODES/CPU_NODES/PROCESS_NODES override.
+	$(DEVCLUSTER) up $(if $(GPU_NODES),--gpu-nodes=$(GPU_NODES)) $(if $(CPU_NODES),--cpu-nodes=$(CPU_NODES)) $(if $(PROCESS_NODES),--process-nodes=$(PROCESS_NODES))
 
 .PHONY: cluster-down
 cluster-down: ## Stop every process of the dev cluster (and the operator, controller and console `make demo` started).

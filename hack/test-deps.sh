@@ -21,8 +21,14 @@ declare -A pkg=(
 	[prometheus]=prometheus # the observability e2e scrapes the dev cluster with a real Prometheus
 	[chromium]=chromium     # the console's browser e2e (playwright-core drives it)
 	[python3-venv]=python3-venv # the Python SDK's tests run in a venv (Debian splits venv and ensurepip off)
+	# The dev cluster's process runtime (real MPI): sshd and ssh in pods,
+	# and the MPI implementations its runtime profiles are built from.
+	[sshd]=openssh-server [ssh]=openssh-client
+	[mpirun.openmpi]=openmpi-bin [mpicc.openmpi]=libopenmpi-dev
+	[mpirun.mpich]=mpich [mpicc.mpich]=libmpich-dev
+	[gcc]=gcc
 )
-all=(make git unshare ip curl promtool prometheus chromium python3-venv)
+all=(make git unshare ip curl promtool prometheus chromium python3-venv sshd ssh mpirun.openmpi mpicc.openmpi mpirun.mpich mpicc.mpich gcc)
 
 want=("$@")
 ((${#want[@]})) || want=("${all[@]}")
@@ -34,6 +40,7 @@ present() {
 		command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ;;
 	python3-venv) # what test/framework.PythonVenv runs: $PYTHON, else python3
 		"${PYTHON:-python3}" -c 'import venv, ensurepip' >/dev/null 2>&1 ;;
+	sshd) [ -x /usr/sbin/sshd ] ;;
 	*) command -v "$1" >/dev/null 2>&1 ;;
 	esac
 }

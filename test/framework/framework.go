@@ -60,6 +60,9 @@ func init() {
 type ClusterOptions struct {
 	GPUNodes, CPUNodes int  // default 4 and 2
 	WithoutKueue       bool // skip Kueue
+	// ProcessNodes are nodes whose pods really run (the dev cluster's
+	// process runtime; see Env.CreateRealNamespace). Default none.
+	ProcessNodes int
 	// CRDDirs are installed before Kueue starts (paths relative to the
 	// repository root).
 	CRDDirs []string
@@ -122,7 +125,7 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout()+startTimeout)
 	c, err := cluster.Start(ctx, cluster.Options{
 		Dir: dir, RepoRoot: repo, CacheDir: cache,
-		GPUNodes: opts.GPUNodes, CPUNodes: opts.CPUNodes, WithoutKueue: opts.WithoutKueue,
+		GPUNodes: opts.GPUNodes, CPUNodes: opts.CPUNodes, ProcessNodes: opts.ProcessNodes, WithoutKueue: opts.WithoutKueue,
 		CRDDirs: crdDirs, APIServerArgs: append(audit, opts.APIServerArgs...), Progress: os.Stderr,
 	})
 	cancel()

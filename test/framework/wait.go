@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
 // DefaultTimeout is how long Eventually waits unless told otherwise. It is
@@ -43,6 +45,19 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func(ctx 
 func (e *Env) CreateNamespace(t testing.TB, prefix string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prefix + "-" + rand.String(5)}}
+	if err := e.Client.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), ns) })
+	return ns.Name
+}
+
+// CreateRealNamespace is CreateNamespace for pods that must really run:
+// every pod of the namespace goes to the cluster's process nodes (see
+// ClusterOptions.ProcessNodes), whatever its manifest says.
+func (e *Env) CreateRealNamespace(t testing.TB, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prefix + "-" + rand.String(5), Annotations: cluster.RealNamespaceAnnotations()}}
 	if err := e.Client.Create(context.Background(), ns); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}

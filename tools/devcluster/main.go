@@ -2,7 +2,7 @@
 // cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 // kwok and Kueue, all built from pinned Go modules and bound to 127.0.0.1.
 //
-//	go run ./tools/devcluster up [--gpu-nodes 4] [--cpu-nodes 2] [--no-kueue]
+//	go run ./tools/devcluster up [--gpu-nodes 4] [--cpu-nodes 2] [--process-nodes 3] [--no-kueue]
 //	go run ./tools/devcluster webhooks --url https://127.0.0.1:9443
 //	go run ./tools/devcluster status | env | down | build | cache-dir
 package main
@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
+	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/kubelet"
 )
 
 const usage = `usage: devcluster <command> [flags]
@@ -45,6 +46,18 @@ flags (up):
 `
 
 func main() {
+	// The process runtime's own commands (started by the cluster, not by
+	// people): see tools/devcluster/kubelet.
+	if len(os.Args) > 2 && os.Args[1] == "pod-init" {
+		kubelet.RunInit(os.Args[2])
+	}
+	if len(os.Args) > 1 && os.Args[1] == "kubelet" {
+		if err := runKubelet(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "devcluster kubelet:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// API warnings (deprecations, pruned fields) reach the user.
 	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	if err := run(os.Args[1:]); err != nil {
@@ -65,6 +78,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("devcluster", flag.ContinueOnError)
 	gpuNodes := fs.Int("gpu-nodes", cluster.DefaultGPUNodes, "kwok GPU nodes (8 nvidia.com/gpu, 64 CPU, 512Gi each)")
 	cpuNodes := fs.Int("cpu-nodes", cluster.DefaultCPUNodes, "kwok CPU nodes (32 CPU, 128Gi each)")
+	processNodes := fs.Int("process-nodes", cluster.DefaultProcessNodes, "nodes whose pods run as real processes (needs root; 0 for none)")
 	noKueue := fs.Bool("no-kueue", false, "do not start Kueue")
 	crds := fs.String("crds", "", "comma-separated folders of CRD manifests to install before Kueue starts (default: config/crd/bases when it exists)")
 	dir := fs.String("dir", "", "cluster folder (default <cache>/devcluster)")
@@ -118,7 +132,7 @@ func run(args []string) error {
 		}
 		_, err := cluster.Start(ctx, cluster.Options{
 			Dir: *dir, RepoRoot: repo, CacheDir: cache,
-			GPUNodes: *gpuNodes, CPUNodes: *cpuNodes, WithoutKueue: *noKueue,
+			GPUNodes: *gpuNodes, CPUNodes: *cpuNodes, ProcessNodes: *processNodes, WithoutKueue: *noKueue,
 			CRDDirs: crdDirs, Detach: true, Progress: os.Stdout,
 		})
 		if err != nil {
@@ -184,6 +198,33 @@ func run(args []string) error {
 		fs.Usage()
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
+}
+
+// runKubelet runs the process runtime for the nodes named by --nodes.
+func runKubelet(args []string) error {
+	fs := flag.NewFlagSet("kubelet", flag.ContinueOnError)
+	var o kubelet.Options
+	nodes := fs.String("nodes", "", "comma-separated node names")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the runtime's identity")
+	fs.StringVar(&o.Dir, "dir", "", "state folder (pods, volumes, logs)")
+	fs.StringVar(&o.CacheDir, "cache", "", "cache folder holding the built runtime profiles")
+	fs.IntVar(&o.Port, "port", 0, "kubelet API port on 127.0.0.1")
+	fs.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate")
+	fs.StringVar(&o.KeyFile, "tls-private-key-file", "", "serving key")
+	fs.StringVar(&o.CPU, "cpu", "4", "CPU capacity of each node")
+	fs.StringVar(&o.Memory, "memory", "8Gi", "memory capacity of each node")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Nodes = splitList(*nodes)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	o.Self = self
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return kubelet.Run(ctx, o)
 }
 
 func splitList(s string) []string {
@@ -261,6 +302,11 @@ func status(ctx context.Context, dir string) error {
 		return err
 	}
 	fmt.Printf("\napiserver:  %s\nkubeconfig: %s\nversions:   %v\nstarted:    %s\n", st.APIServer, st.Kubeconfig, st.Versions, st.Started.Format(time.RFC3339))
+	if st.ProcessNodes > 0 {
+		netns, pods := cluster.RuntimeStatus(dir)
+		fmt.Printf("runtime:    %d process nodes; %d network namespaces (%s); %d pods running as processes\n",
+			st.ProcessNodes, len(netns), strings.Join(netns, " "), len(pods))
+	}
 	ok, why := healthy(ctx, st)
 	if !ok {
 		fmt.Printf("health:     NOT READY (%s)\n", why)

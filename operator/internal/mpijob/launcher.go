@@ -29,11 +29,24 @@ func mpiEnv(job *kubeflow.MPIJob) []corev1.EnvVar {
 			{Name: "HYDRA_LAUNCH_EXTRA_ARGS", Value: "-o ConnectionAttempts=10"},
 		}
 	default:
+		// Open MPI 4 launches through ORTE and reads OMPI_MCA_orte_*; Open
+		// MPI 5 launches through PRRTE, which ignores those and reads
+		// PRTE_MCA_* (without them mpirun of Open MPI 5 never sees the
+		// hostfile and starts every rank on the launcher). Each reads only
+		// its own, so both sets are always given (test/e2e/realmpi runs
+		// both for real). PRRTE's keep_fqdn_hostnames stays at its default,
+		// false, stated so that an image's prte-mca-params.conf cannot turn
+		// it on: with short names in a hostfile that makes the launcher ssh
+		// to itself (kubeflow/trainer#4028).
 		return []corev1.EnvVar{
 			{Name: "OMPI_MCA_orte_keep_fqdn_hostnames", Value: "true"},
 			{Name: "OMPI_MCA_orte_default_hostfile", Value: hostfilePath},
 			{Name: "OMPI_MCA_plm_rsh_args", Value: "-o ConnectionAttempts=10"},
 			{Name: "OMPI_MCA_orte_set_default_slots", Value: slots},
+			{Name: "PRTE_MCA_prte_keep_fqdn_hostnames", Value: "false"},
+			{Name: "PRTE_MCA_prte_default_hostfile", Value: hostfilePath},
+			{Name: "PRTE_MCA_plm_ssh_args", Value: "-o ConnectionAttempts=10"},
+			{Name: "PRTE_MCA_prte_set_default_slots", Value: slots},
 		}
 	}
 }

@@ -38,6 +38,9 @@ type Options struct {
 	// GPUNodes and CPUNodes are the kwok nodes to create; see nodes.go.
 	GPUNodes int
 	CPUNodes int
+	// ProcessNodes are nodes whose pods run as real processes (see
+	// tools/devcluster/kubelet); they need root. Zero starts no runtime.
+	ProcessNodes int
 	// WithoutKueue skips Kueue (its CRDs, manager and webhooks).
 	WithoutKueue bool
 	// CRDDirs are folders of CRD manifests applied before Kueue starts, so
@@ -60,8 +63,9 @@ type State struct {
 	Kubeconfig string            `json:"kubeconfig"`
 	Kubectl    string            `json:"kubectl"`
 	Assets     string            `json:"kubebuilderAssets"`
-	GPUNodes   int               `json:"gpuNodes"`
-	CPUNodes   int               `json:"cpuNodes"`
+	GPUNodes     int             `json:"gpuNodes"`
+	CPUNodes     int             `json:"cpuNodes"`
+	ProcessNodes int             `json:"processNodes,omitempty"`
 	Kueue      bool              `json:"kueue"`
 	Started    time.Time         `json:"started"`
 	Versions   map[string]string `json:"versions"`
@@ -90,8 +94,8 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if opts.Dir == "" || opts.RepoRoot == "" || opts.CacheDir == "" {
 		return nil, errors.New("cluster: Dir, RepoRoot and CacheDir are required")
 	}
-	if opts.GPUNodes < 0 || opts.CPUNodes < 0 {
-		return nil, fmt.Errorf("cluster: node counts must not be negative (gpu %d, cpu %d)", opts.GPUNodes, opts.CPUNodes)
+	if opts.GPUNodes < 0 || opts.CPUNodes < 0 || opts.ProcessNodes < 0 {
+		return nil, fmt.Errorf("cluster: node counts must not be negative (gpu %d, cpu %d, process %d)", opts.GPUNodes, opts.CPUNodes, opts.ProcessNodes)
 	}
 	if st, err := LoadState(opts.Dir); err == nil && st.anyAlive() {
 		return nil, fmt.Errorf("a cluster already runs from %s (api %s); stop it first", opts.Dir, st.APIServer)
@@ -105,7 +109,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	begin := time.Now()
 	c = &Cluster{Dir: opts.Dir, Binaries: bins, State: &State{
-		GPUNodes: opts.GPUNodes, CPUNodes: opts.CPUNodes, Kueue: !opts.WithoutKueue,
+		GPUNodes: opts.GPUNodes, CPUNodes: opts.CPUNodes, ProcessNodes: opts.ProcessNodes, Kueue: !opts.WithoutKueue,
 		Kubectl: bins.Kubectl, Assets: bins.Assets, Versions: bins.Versions, Started: begin,
 	}}
 	defer func() {
@@ -117,8 +121,8 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := r.run(ctx); err != nil {
 		return c, err
 	}
-	fmt.Fprintf(progress, "cluster ready in %s: %d GPU + %d CPU kwok nodes, kubeconfig %s\n",
-		time.Since(begin).Round(100*time.Millisecond), opts.GPUNodes, opts.CPUNodes, c.Kubeconfig)
+	fmt.Fprintf(progress, "cluster ready in %s: %d GPU + %d CPU kwok nodes, %d process nodes, kubeconfig %s\n",
+		time.Since(begin).Round(100*time.Millisecond), opts.GPUNodes, opts.CPUNodes, opts.ProcessNodes, c.Kubeconfig)
 	return c, nil
 }
 
@@ -128,6 +132,9 @@ func (c *Cluster) Stop() error {
 		return nil
 	}
 	err := stopProcesses(c.State.Processes)
+	if c.State.ProcessNodes > 0 {
+		err = errors.Join(err, cleanupRuntime(c.Dir))
+	}
 	c.State.Processes = nil
 	_ = os.Remove(filepath.Join(c.Dir, stateFile))
 	_ = os.RemoveAll(filepath.Join(c.Dir, "etcd-data"))

@@ -29,7 +29,7 @@ type runner struct {
 	files    map[string]string // generated files by role
 }
 
-var portNames = []string{"etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok", "kueue-webhook", "kueue-health", "kueue-metrics"}
+var portNames = []string{"etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok", "kueue-webhook", "kueue-health", "kueue-metrics", "process-runtime"}
 
 func (r *runner) run(ctx context.Context) error {
 	dir := r.opts.Dir
@@ -56,6 +56,7 @@ func (r *runner) run(ctx context.Context) error {
 		{"kube-apiserver", r.startAPIServer},
 		{"controllers, scheduler and kwok", r.startControllers},
 		{"nodes", r.createNodes},
+		{"process runtime", r.startProcessRuntime},
 		{"CRDs and Kueue", r.startKueue},
 		{"readiness", r.waitReady},
 	}
@@ -90,6 +91,8 @@ func (r *runner) writeCredentials() error {
 		"kueue-webhook": {cn: "kueue-webhook", ips: loopback, dns: []string{"localhost"}},
 		// kwok serves the kubelet API (logs) for every node on one port.
 		"kwok": {cn: "kwok-kubelet", ips: loopback, dns: []string{"localhost"}},
+		// The process runtime serves the kubelet API of the process nodes.
+		"process-runtime": {cn: "process-kubelet", ips: loopback, dns: []string{"localhost"}},
 	}
 	for name, req := range serving {
 		req.name, req.server = name+"-serving", true
@@ -201,7 +204,10 @@ func (r *runner) startAPIServer(ctx context.Context) error {
 		// Refuse what OpenShift refuses: an owner reference with
 		// blockOwnerDeletion needs update on the owner's finalizers, and
 		// (on by default) Pod Security admission enforces namespace labels.
-		"--enable-admission-plugins=OwnerReferencesPermissionEnforcement,PodSecurity",
+		// PodNodeSelector and PodTolerationRestriction let a namespace send
+		// its pods to the process nodes (RealNamespaceAnnotations), as
+		// OpenShift's project node selectors do.
+		"--enable-admission-plugins=OwnerReferencesPermissionEnforcement,PodSecurity,PodNodeSelector,PodTolerationRestriction",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + r.files["sa.pub"],
 		"--service-account-signing-key-file=" + r.files["sa.key"],

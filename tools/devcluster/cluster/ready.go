@@ -48,7 +48,7 @@ func (r *runner) waitReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	want := r.opts.GPUNodes + r.opts.CPUNodes
+	want := r.opts.GPUNodes + r.opts.CPUNodes + r.opts.ProcessNodes
 	if err := poll(ctx, "nodes Ready", func() (bool, string, error) {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
