@@ -126,6 +126,12 @@ var (
 // decimals, and `ranks` ranks on as many distinct worker hosts.
 func checkPi(t *testing.T, log, library, jobName string, ranks int) {
 	t.Helper()
+	checkPiHosts(t, log, library, jobName, ranks, jobName+"-worker-")
+}
+
+// checkPiHosts is checkPi with the prefix every rank's host must have.
+func checkPiHosts(t *testing.T, log, library, jobName string, ranks int, hostPrefix string) {
+	t.Helper()
 	if !strings.Contains(log, "MPI library: "+library) {
 		t.Errorf("the launcher did not run %q; log:\n%s", library, log)
 	}
@@ -134,7 +140,7 @@ func checkPi(t *testing.T, log, library, jobName string, ranks int) {
 	}
 	hosts := map[string]bool{}
 	for _, m := range rankLine.FindAllStringSubmatch(log, -1) {
-		if !strings.HasPrefix(m[3], jobName+"-worker-") {
+		if !strings.HasPrefix(m[3], hostPrefix) {
 			t.Errorf("rank %s ran on %q, not on a worker of %s", m[1], m[3], jobName)
 		}
 		hosts[m[3]] = true

@@ -52,6 +52,7 @@ type podWorker struct {
 	waitReason string
 	retryAt    time.Time
 	startTime  *metav1.Time
+	refreshAt  time.Time // next sync of configMap and secret volumes
 	ctrs       []*ctr
 	pushed     *corev1.PodStatus
 
@@ -211,6 +212,16 @@ func (w *podWorker) progress(ctx context.Context, pod *corev1.Pod) time.Time {
 			next = t
 		}
 	}
+	if w.hasRefreshable(pod) {
+		if now := time.Now(); !now.Before(w.refreshAt) {
+			m := &materializer{cs: w.k.cs, pod: pod, dir: filepath.Join(w.dir, "volumes"), refresh: true}
+			if err := m.all(ctx); err != nil && ctx.Err() == nil {
+				w.logf("volume sync: %v", err)
+			}
+			w.refreshAt = now.Add(volumeSyncPeriod)
+		}
+		due(w.refreshAt)
+	}
 	// Init containers one at a time, in order.
 	for _, c := range w.ctrs {
 		if !c.init {
@@ -241,6 +252,27 @@ func (w *podWorker) progress(ctx context.Context, pod *corev1.Pod) time.Time {
 		w.start(ctx, pod, c)
 	}
 	return next
+}
+
+// volumeSyncPeriod is how often configMap and secret volumes of running
+// pods follow their sources (the kubelet's is about a minute; tests of the
+// elastic contract want seconds).
+const volumeSyncPeriod = 2 * time.Second
+
+func (w *podWorker) hasRefreshable(pod *corev1.Pod) bool {
+	running := false
+	for _, c := range w.ctrs {
+		running = running || c.cmd != nil
+	}
+	if !running {
+		return false
+	}
+	for _, v := range pod.Spec.Volumes {
+		if refreshable(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // setup prepares everything the containers share: profiles, the network
@@ -476,8 +508,12 @@ func (w *podWorker) exited(ev exitEvent, pod *corev1.Pod) {
 		reason = "Error"
 	}
 	msg := ""
-	if ev.code == exitSetupFailed {
-		msg = lastLine(filepath.Join(w.dir, "logs", c.spec.Name, fmt.Sprintf("%d.log", c.restarts)))
+	logPath := filepath.Join(w.dir, "logs", c.spec.Name, fmt.Sprintf("%d.log", c.restarts))
+	switch {
+	case ev.code == exitSetupFailed:
+		msg = lastLine(logPath)
+	case ev.code != 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError:
+		msg = logTail(logPath)
 	}
 	c.term = &corev1.ContainerStateTerminated{ExitCode: ev.code, Reason: reason, Message: msg, StartedAt: c.startedAt,
 		FinishedAt: metav1.NewTime(ev.at), ContainerID: w.containerID(c)}
@@ -516,6 +552,20 @@ func (w *podWorker) publishLogs(c *ctr) {
 		run-- // backing off: the last run is the one to read
 	}
 	w.logs[c.spec.Name] = logInfo{run: run, running: c.cmd != nil}
+}
+
+// logTail is what the kubelet quotes from a log as a termination message:
+// the last 80 lines, at most 2 KiB.
+func logTail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	data = tail(data, 80)
+	if len(data) > 2048 {
+		data = data[len(data)-2048:]
+	}
+	return string(data)
 }
 
 func lastLine(path string) string {

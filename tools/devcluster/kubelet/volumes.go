@@ -24,6 +24,15 @@ type materializer struct {
 	cs  kubernetes.Interface
 	pod *corev1.Pod
 	dir string // <pod folder>/volumes
+	// refresh rewrites what may change while the pod runs (configMaps,
+	// secrets, downward API), as the kubelet's periodic volume sync does;
+	// emptyDirs and tokens are left alone.
+	refresh bool
+}
+
+// refreshable says whether a volume's files follow their source.
+func refreshable(v corev1.Volume) bool {
+	return v.Secret != nil || v.ConfigMap != nil || v.DownwardAPI != nil || v.Projected != nil
 }
 
 // errVolume is a volume the runtime cannot provide; the pod waits with
@@ -34,6 +43,9 @@ func (e errVolume) Error() string { return e.msg }
 
 func (m *materializer) all(ctx context.Context) error {
 	for _, v := range m.pod.Spec.Volumes {
+		if m.refresh && !refreshable(v) {
+			continue
+		}
 		if err := m.volume(ctx, v); err != nil {
 			return err
 		}
@@ -177,6 +189,9 @@ func (m *materializer) projectedFiles(ctx context.Context, p *corev1.ProjectedVo
 		case s.DownwardAPI != nil:
 			fs, err = m.downwardFiles(s.DownwardAPI.Items, &mode)
 		case s.ServiceAccountToken != nil:
+			if m.refresh {
+				continue // an hour-long token outlives every test
+			}
 			fs, err = m.tokenFile(ctx, s.ServiceAccountToken, mode)
 		default:
 			return nil, errVolume{"projected volume: the process runtime projects secrets, configMaps, downwardAPI and service account tokens only"}
@@ -219,10 +234,19 @@ func writeVolumeFile(dir string, f file) error {
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(full, f.data, os.FileMode(f.mode)&0o777); err != nil {
+	if old, err := os.ReadFile(full); err == nil && string(old) == string(f.data) {
+		return nil
+	}
+	// A new file renamed into place: a reader in the pod sees the old
+	// content or the new, never half of it (the kubelet's atomic writer).
+	tmp := filepath.Join(filepath.Dir(full), ".."+filepath.Base(full)+".tmp")
+	if err := os.WriteFile(tmp, f.data, os.FileMode(f.mode)&0o777); err != nil {
 		return err
 	}
-	return os.Chmod(full, os.FileMode(f.mode)&0o777)
+	if err := os.Chmod(tmp, os.FileMode(f.mode)&0o777); err != nil {
+		return err
+	}
+	return os.Rename(tmp, full)
 }
 
 // applyFSGroup gives the pod's fsGroup the volume, as the kubelet's
