@@ -59,17 +59,17 @@ type Options struct {
 // State is persisted in Dir/state.json so that `status` and `down` can find a
 // detached cluster.
 type State struct {
-	APIServer  string            `json:"apiServer"`
-	Kubeconfig string            `json:"kubeconfig"`
-	Kubectl    string            `json:"kubectl"`
-	Assets     string            `json:"kubebuilderAssets"`
-	GPUNodes     int             `json:"gpuNodes"`
-	CPUNodes     int             `json:"cpuNodes"`
-	ProcessNodes int             `json:"processNodes,omitempty"`
-	Kueue      bool              `json:"kueue"`
-	Started    time.Time         `json:"started"`
-	Versions   map[string]string `json:"versions"`
-	Processes  []*ProcessState   `json:"processes"`
+	APIServer    string            `json:"apiServer"`
+	Kubeconfig   string            `json:"kubeconfig"`
+	Kubectl      string            `json:"kubectl"`
+	Assets       string            `json:"kubebuilderAssets"`
+	GPUNodes     int               `json:"gpuNodes"`
+	CPUNodes     int               `json:"cpuNodes"`
+	ProcessNodes int               `json:"processNodes,omitempty"`
+	Kueue        bool              `json:"kueue"`
+	Started      time.Time         `json:"started"`
+	Versions     map[string]string `json:"versions"`
+	Processes    []*ProcessState   `json:"processes"`
 }
 
 // Cluster is a running local cluster.

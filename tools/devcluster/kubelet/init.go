@@ -19,9 +19,12 @@ import (
 // UTS namespace of its own.
 type InitSpec struct {
 	Hostname string `json:"hostname"`
-	// Overlays lay Lower (a profile's tree, may be empty) over Target
-	// with a writable layer in the container's tmpfs.
-	Overlays []Overlay `json:"overlays"`
+	// Profile is the image's tree, laid over the host's root (may be
+	// empty).
+	Profile string `json:"profile,omitempty"`
+	// Scratch is an empty folder of the pod's where the container's root
+	// is assembled (a tmpfs is mounted on it, inside the container only).
+	Scratch string `json:"scratch"`
 	// Binds are volumes and the pod's /etc/hosts, /etc/hostname and
 	// /etc/resolv.conf, mounted last.
 	Binds   []Bind   `json:"binds"`
@@ -31,12 +34,6 @@ type InitSpec struct {
 	UID     uint32   `json:"uid"`
 	GID     uint32   `json:"gid"`
 	Groups  []uint32 `json:"groups,omitempty"`
-}
-
-// Overlay is one directory seen through a profile.
-type Overlay struct {
-	Target string `json:"target"`
-	Lower  string `json:"lower,omitempty"`
 }
 
 // Bind is one bind mount.
@@ -53,8 +50,8 @@ const (
 	exitNoExec      = 126 // it exists but cannot be executed
 )
 
-// RunInit is the container's PID 1: it sets up the mounts, starts the
-// command as the pod's user, passes signals on, reaps every orphan, and
+// RunInit is the container's PID 1: it sets up the container's root, starts
+// the command as the pod's user, passes signals on, reaps every orphan, and
 // exits with the command's status. It never returns.
 func RunInit(specPath string) {
 	spec := &InitSpec{}
@@ -63,7 +60,7 @@ func RunInit(specPath string) {
 		err = json.Unmarshal(data, spec)
 	}
 	if err == nil {
-		err = setupMounts(spec)
+		err = setupRoot(spec)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "process runtime: setting up the container: %v\n", err)
@@ -72,15 +69,21 @@ func RunInit(specPath string) {
 	os.Exit(runCommand(spec))
 }
 
-func setupMounts(spec *InitSpec) error {
+// setupRoot gives the container a root of its own: each directory of the
+// host's root with the profile's tree on top, seen through an overlay whose
+// writable layer is a tmpfs (so a pod never changes the host's files, and
+// may mount a volume anywhere), fresh /proc, /tmp, /run and /dev/shm, the
+// host's /dev and the network namespace's /sys, and the volumes. It then
+// pivots into it. (One overlay of all of / cannot be: the profile lives
+// below /, and overlayfs refuses layers inside one another.)
+func setupRoot(spec *InitSpec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
-	// Bind sources may live under /tmp or /run, which are replaced below:
-	// hold them open and bind from the descriptors.
+	// Bind sources are held open: the new root hides their paths.
 	sources := make([]*os.File, len(spec.Binds))
 	for i, b := range spec.Binds {
 		f, err := os.OpenFile(b.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -90,118 +93,209 @@ func setupMounts(spec *InitSpec) error {
 		defer f.Close()
 		sources[i] = f
 	}
-	lowers := make([]string, len(spec.Overlays))
-	for i, o := range spec.Overlays {
-		if o.Lower != "" {
-			if _, err := os.Stat(o.Lower); err == nil {
-				lowers[i] = o.Lower
+	s := spec.Scratch
+	if err := unix.Mount("tmpfs", s, "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("scratch tmpfs: %w", err)
+	}
+	root := s + "/root"
+	if err := overlayRoot(root, s, spec.Profile); err != nil {
+		return err
+	}
+	type mnt struct {
+		source, target, fstype string
+		flags                  uintptr
+		data                   string
+	}
+	for _, m := range []mnt{
+		{"/dev", "/dev", "", unix.MS_BIND | unix.MS_REC, ""},
+		{"/sys", "/sys", "", unix.MS_BIND | unix.MS_REC, ""}, // ip netns exec's sysfs of the pod's network
+		{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
+		{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+		{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
+		{"tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	} {
+		target := root + m.target
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.source, target, m.fstype, m.flags, m.data); err != nil {
+			return fmt.Errorf("mounting %s: %w", m.target, err)
+		}
+	}
+	// sshd's privilege separation directory.
+	if err := os.MkdirAll(root+"/run/sshd", 0o755); err != nil {
+		return err
+	}
+	for i, b := range spec.Binds {
+		if err := bindMount(sources[i], root, b); err != nil {
+			return err
+		}
+	}
+	old := root + "/.oldroot"
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(root, old); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	if err := unix.Unmount("/.oldroot", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching the host's root: %w", err)
+	}
+	return os.Remove("/.oldroot")
+}
+
+// privateTopDirs get fresh mounts in every container instead of the host's.
+var privateTopDirs = map[string]bool{"proc": true, "sys": true, "dev": true, "run": true, "tmp": true}
+
+// overlayRoot assembles root from the host's top-level entries: symbolic
+// links as they are, directories as overlays (the profile's same directory
+// on top, when it has one) with their writable layers under scratch.
+func overlayRoot(root, scratch, profile string) error {
+	entries, err := os.ReadDir("/")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	// pivot_root wants the new root to be a mount of its own.
+	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("root tmpfs: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		target := filepath.Join(root, name)
+		if privateTopDirs[name] {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			continue
+		}
+		if e.Type()&os.ModeSymlink != 0 {
+			link, err := os.Readlink("/" + name)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(link, target); err != nil {
+				return err
+			}
+			continue
+		}
+		if !e.IsDir() {
+			continue // files at the top of the host's root are not the image's
+		}
+		lower := "/" + name
+		if profile != "" && !strings.HasPrefix(profile, lower+"/") {
+			if st, err := os.Stat(filepath.Join(profile, name)); err == nil && st.IsDir() {
+				lower = filepath.Join(profile, name) + ":" + lower
 			}
 		}
-	}
-	// A fresh /run holds the writable layers and sshd's privilege
-	// separation directory.
-	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return fmt.Errorf("mounting /run: %w", err)
-	}
-	for i, o := range spec.Overlays {
-		if _, err := os.Stat(o.Target); err != nil {
-			continue // the host has no such directory; nothing to lay over
-		}
-		upper := fmt.Sprintf("/run/.container/%d/upper", i)
-		work := fmt.Sprintf("/run/.container/%d/work", i)
-		for _, d := range []string{upper, work} {
+		upper, work := filepath.Join(scratch, "upper", name), filepath.Join(scratch, "work", name)
+		for _, d := range []string{upper, work, target} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return err
 			}
 		}
-		lower := o.Target
-		if lowers[i] != "" {
-			lower = lowers[i] + ":" + o.Target
-		}
-		opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-		if err := unix.Mount("overlay", o.Target, "overlay", 0, opts); err != nil {
-			return fmt.Errorf("overlay on %s: %w", o.Target, err)
-		}
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		return err
-	}
-	for _, d := range []string{"/tmp", "/dev/shm"} {
-		if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
-			return fmt.Errorf("mounting %s: %w", d, err)
-		}
-	}
-	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mounting /proc: %w", err)
-	}
-	for i, b := range spec.Binds {
-		if err := bindMount(sources[i], b); err != nil {
-			return err
+		if err := unix.Mount("overlay", target, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
+			return fmt.Errorf("overlay on /%s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func bindMount(src *os.File, b Bind) error {
-	if err := insideWritable(b.Target); err != nil {
+func bindMount(src *os.File, root string, b Bind) error {
+	if err := CheckMountPath(b.Target); err != nil {
 		return err
+	}
+	target, err := resolveIn(root, b.Target)
+	if err != nil {
+		return fmt.Errorf("volume mount %s: %w", b.Target, err)
 	}
 	st, err := src.Stat()
 	if err != nil {
 		return err
 	}
 	if st.IsDir() {
-		if err := os.MkdirAll(b.Target, 0o755); err != nil {
+		if err := os.MkdirAll(target, 0o755); err != nil {
 			return fmt.Errorf("volume mount %s: %w", b.Target, err)
 		}
 	} else {
-		if err := os.MkdirAll(filepath.Dir(b.Target), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return fmt.Errorf("volume mount %s: %w", b.Target, err)
 		}
-		if f, err := os.OpenFile(b.Target, os.O_CREATE|os.O_RDONLY, 0o644); err == nil {
+		if f, err := os.OpenFile(target, os.O_CREATE|os.O_RDONLY, 0o644); err == nil {
 			f.Close()
 		}
 	}
 	from := fmt.Sprintf("/proc/self/fd/%d", src.Fd())
-	if err := unix.Mount(from, b.Target, "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(from, target, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("volume mount %s: %w", b.Target, err)
 	}
 	if b.ReadOnly {
-		if err := unix.Mount("", b.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 			return fmt.Errorf("volume mount %s read-only: %w", b.Target, err)
 		}
 	}
 	return nil
 }
 
-// insideWritable refuses mount paths where creating the mount point would
-// change the host's own file system.
-func insideWritable(target string) error {
-	if err := CheckMountPath(target); err != nil {
-		return err
+// resolveIn is path inside root with every symbolic link on the way
+// followed as the container will see it (an absolute link is relative to
+// root), so that a mount point never lands outside the container's root
+// (/var/run is a link to /run).
+func resolveIn(root, path string) (string, error) {
+	parts := strings.Split(strings.Trim(filepath.Clean(path), "/"), "/")
+	cur := "/"
+	for hops := 0; len(parts) > 0; {
+		next := filepath.Join(cur, parts[0])
+		parts = parts[1:]
+		st, err := os.Lstat(filepath.Join(root, next))
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			cur = next // a directory, or not there yet (created later)
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", fmt.Errorf("too many symbolic links in %s", path)
+		}
+		link, err := os.Readlink(filepath.Join(root, next))
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(cur, link)
+		}
+		parts = append(strings.Split(strings.Trim(filepath.Clean(link), "/"), "/"), parts...)
+		cur = "/"
 	}
-	return nil
+	if err := CheckMountPath(cur); err != nil {
+		return "", err
+	}
+	return filepath.Join(root, cur), nil
 }
 
-// CheckMountPath says whether the runtime can mount a volume at path: under
-// an overlaid or private directory, or exactly at an existing host directory
-// (which the mount then hides inside the container only).
+// reservedMounts are where the runtime mounts what every container has.
+var reservedMounts = []string{"/proc", "/sys", "/dev"}
+
+// CheckMountPath says whether the runtime can mount a volume at path:
+// anywhere but inside /proc, /sys and /dev (whose contents the runtime
+// provides), and never at /.
 func CheckMountPath(path string) error {
 	clean := filepath.Clean(path)
 	if !filepath.IsAbs(clean) {
 		return fmt.Errorf("mount path %q is not absolute", path)
 	}
-	clean = resolveExisting(clean)
-	for _, d := range append(append([]string{}, OverlayDirs...), PrivateDirs...) {
+	if clean == "/" {
+		return fmt.Errorf("mount path %q would hide the whole image", path)
+	}
+	for _, d := range reservedMounts {
 		if clean == d || strings.HasPrefix(clean, d+"/") {
-			return nil
+			return fmt.Errorf("mount path %q is inside %s, which the process runtime provides itself", path, d)
 		}
 	}
-	if st, err := os.Stat(clean); err == nil && st.IsDir() {
-		return nil
-	}
-	return fmt.Errorf("mount path %q is outside the directories the process runtime can give a pod (%s)",
-		path, strings.Join(append(append([]string{}, OverlayDirs...), PrivateDirs...), ", "))
+	return nil
 }
 
 // resolveExisting follows the symbolic links of the longest existing prefix
@@ -232,6 +326,13 @@ func runCommand(spec *InitSpec) int {
 	dir := spec.Dir
 	if dir == "" {
 		dir = "/"
+	}
+	// Like container runtimes, create a missing working directory (in the
+	// container's writable layer), owned by the container's user.
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			_ = os.Chown(dir, int(spec.UID), int(spec.GID))
+		}
 	}
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCHLD)

@@ -379,6 +379,10 @@ func (w *podWorker) startErr(ctx context.Context, pod *corev1.Pod, c *ctr) error
 		"HOSTNAME": w.hostname,
 		"HOME":     home,
 	}
+	// The downward API sees the addresses this runtime gave the pod, even
+	// before the status that reports them reached the API server.
+	pod = pod.DeepCopy()
+	pod.Status.PodIP, pod.Status.HostIP = w.ip, "127.0.0.1"
 	env, err := containerEnv(ctx, w.k.cs, pod, &c.spec, base)
 	if err != nil {
 		return err
@@ -392,10 +396,12 @@ func (w *podWorker) startErr(ctx context.Context, pod *corev1.Pod, c *ctr) error
 	for _, s := range append(append([]string{}, c.spec.Command...), c.spec.Args...) {
 		command = append(command, expand(s, vals))
 	}
-	spec := InitSpec{Hostname: w.hostname, Command: command, Env: env, Dir: c.spec.WorkingDir, UID: uid, GID: gid, Groups: groups}
-	for _, d := range OverlayDirs {
-		spec.Overlays = append(spec.Overlays, Overlay{Target: d, Lower: filepath.Join(c.profile.Root(w.k.opts.CacheDir), d)})
+	scratch := filepath.Join(w.dir, "roots", fmt.Sprintf("%s-%d", c.spec.Name, c.restarts))
+	if err := os.MkdirAll(scratch, 0o755); err != nil {
+		return err
 	}
+	spec := InitSpec{Hostname: w.hostname, Profile: c.profile.Root(w.k.opts.CacheDir), Scratch: scratch,
+		Command: command, Env: env, Dir: c.spec.WorkingDir, UID: uid, GID: gid, Groups: groups}
 	readOnlyVolume := map[string]bool{}
 	for _, v := range pod.Spec.Volumes {
 		readOnlyVolume[v.Name] = v.EmptyDir == nil

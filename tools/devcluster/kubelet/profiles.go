@@ -16,9 +16,9 @@ import (
 )
 
 // A runtime profile stands in for a container image: a tree of files laid
-// over the host's own directories inside each pod's mount namespace (see
-// OverlayDirs) plus the environment the image would set. Profiles are built
-// once from Debian and PyPI packages and cached by content.
+// over the host's root inside each container's mount namespace (a
+// copy-on-write view: see setupRoot). Profiles are built once from Debian
+// and PyPI packages and cached by content.
 type Profile struct {
 	Name string
 	// Images are the references the profile answers for, without a registry
@@ -32,16 +32,6 @@ type Profile struct {
 	Programs map[string]string
 	build    func(ctx context.Context, b *profileBuild) error
 }
-
-// OverlayDirs are the host directories a pod sees through an overlay:
-// the profile's files on top, the host's below, and a writable layer that
-// lives as long as the container. Volume mount paths must lie under one
-// of them (or under /tmp, /run and /dev/shm, which are private tmpfs), so
-// that a pod never writes to the host's own files.
-var OverlayDirs = []string{"/etc", "/home", "/root", "/opt", "/usr/local", "/srv", "/mnt", "/workspace"}
-
-// PrivateDirs are empty tmpfs mounts in every container.
-var PrivateDirs = []string{"/tmp", "/run", "/dev/shm"}
 
 const (
 	openMPI5Version = "5.0.8"
