@@ -7,7 +7,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 # What the demo runs beyond Go and Node.js (installed with apt, or the command
 # to run is printed).
-hack/test-deps.sh curl unshare
+hack/test-deps.sh curl unshare ip sshd ssh mpirun.openmpi mpicc.openmpi mpirun.mpich mpicc.mpich gcc python3-mpi4py python3-numpy python3-yaml
 # Every file the demo writes goes under the one cache folder
 # ($MPIJOB_CACHE_DIR, else .cache), beside the cluster's own.
 cache_dir=$(go run ./tools/devcluster cache-dir)
@@ -16,8 +16,8 @@ step "Starting the local cluster (the first run builds it from Go modules: 20-30
 go run ./tools/devcluster up
 eval "$(go run ./tools/devcluster env)"
 
-step "Nodes: kwok simulates 4 GPU servers and 2 CPU servers"
-kubectl get nodes -L nvidia.com/gpu.product,devcluster.mpijob.io/pool
+step "Nodes: kwok simulates 4 GPU servers and 2 CPU servers; on 3 process nodes pods really run (as processes in namespaces of their own)"
+kubectl get nodes -L nvidia.com/gpu.product,devcluster.mpijob.io/pool,devcluster.mpijob.io/runtime
 
 ns=demo
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -146,6 +146,21 @@ kubectl -n "$ns" get pods -l training.kubeflow.org/job-name=pi -o wide
 kubectl -n "$ns" wait --for=condition=Succeeded mpijob/pi --timeout=90s
 kubectl -n "$ns" get mpijob pi
 kubectl -n "$ns" get mpijob pi -o jsonpath='{range .status.conditions[*]}  {.type}={.status} ({.reason}) {.message}{"\n"}{end}'
+
+step "The same pi example for real: namespace demo-real sends its pods to the process nodes, where sshd, mpirun and pi really run (Open MPI 4)"
+real=demo-real
+kubectl create namespace "$real" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# The API server's PodNodeSelector and PodTolerationRestriction plugins apply
+# these to every pod of the namespace; the manifest stays upstream's.
+kubectl annotate namespace "$real" --overwrite \
+	scheduler.alpha.kubernetes.io/node-selector=devcluster.mpijob.io/runtime=process \
+	'scheduler.alpha.kubernetes.io/defaultTolerations=[{"key":"devcluster.mpijob.io/runtime","operator":"Equal","value":"process","effect":"NoSchedule"}]' >/dev/null
+kubectl -n "$real" delete mpijob pi --ignore-not-found --wait=true >/dev/null
+kubectl -n "$real" apply -f "$upstream/examples/v2beta1/pi/pi.yaml"
+kubectl -n "$real" wait --for=condition=Succeeded mpijob/pi --timeout=180s
+kubectl -n "$real" get pods -o wide
+echo "The launcher's log (mpirun ran pi on both workers over SSH):"
+kubectl -n "$real" logs job/pi-launcher | sed 's/^/  /'
 
 step "The web console on 127.0.0.1 (the manager's --role=console), acting as user demo-user of namespace $ns"
 kubectl -n "$ns" create serviceaccount demo-user --dry-run=client -o yaml | kubectl apply -f - >/dev/null

@@ -27,8 +27,9 @@ declare -A pkg=(
 	[mpirun.openmpi]=openmpi-bin [mpicc.openmpi]=libopenmpi-dev
 	[mpirun.mpich]=mpich [mpicc.mpich]=libmpich-dev
 	[gcc]=gcc
+	[python3-mpi4py]=python3-mpi4py [python3-numpy]=python3-numpy [python3-yaml]=python3-yaml # the training example's profile
 )
-all=(make git unshare ip curl promtool prometheus chromium python3-venv sshd ssh mpirun.openmpi mpicc.openmpi mpirun.mpich mpicc.mpich gcc)
+all=(make git unshare ip curl promtool prometheus chromium python3-venv sshd ssh mpirun.openmpi mpicc.openmpi mpirun.mpich mpicc.mpich gcc python3-mpi4py python3-numpy python3-yaml)
 
 want=("$@")
 ((${#want[@]})) || want=("${all[@]}")
@@ -41,6 +42,8 @@ present() {
 	python3-venv) # what test/framework.PythonVenv runs: $PYTHON, else python3
 		"${PYTHON:-python3}" -c 'import venv, ensurepip' >/dev/null 2>&1 ;;
 	sshd) [ -x /usr/sbin/sshd ] ;;
+	python3-mpi4py | python3-numpy | python3-yaml) # Debian's own python3, which the runtime profile uses
+		/usr/bin/python3 -c "import ${1#python3-}" >/dev/null 2>&1 ;;
 	*) command -v "$1" >/dev/null 2>&1 ;;
 	esac
 }

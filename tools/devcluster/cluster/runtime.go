@@ -73,7 +73,7 @@ func (r *runner) startProcessRuntime(ctx context.Context) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the process runtime: %w\n%s", err, out)
 	}
-	if err := kubelet.EnsureProfiles(ctx, r.opts.CacheDir, r.progress); err != nil {
+	if err := kubelet.EnsureProfiles(ctx, r.opts.RepoRoot, r.opts.CacheDir, r.progress); err != nil {
 		return err
 	}
 	nodes := ProcessNodeNames(n)

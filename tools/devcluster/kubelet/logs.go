@@ -16,11 +16,12 @@ import (
 
 // api serves the part of the kubelet API the API server proxies to:
 // GET /containerLogs/<namespace>/<pod>/<container> with follow, previous,
-// tailLines and limitBytes, and /healthz.
+// tailLines and limitBytes, and /healthz; and /podProxy (see podProxy).
 func (k *Kubelet) api() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("/containerLogs/", k.containerLogs)
+	mux.HandleFunc("/podProxy/", k.podProxy)
 	return mux
 }
 

@@ -67,16 +67,17 @@ type logInfo struct {
 }
 
 type ctr struct {
-	spec      corev1.Container
-	init      bool
-	profile   *Profile
-	restarts  int32
-	cmd       *exec.Cmd
-	startedAt metav1.Time
-	term      *corev1.ContainerStateTerminated
-	last      *corev1.ContainerStateTerminated
-	done      bool
-	restartAt time.Time
+	spec       corev1.Container
+	init       bool
+	profile    *Profile
+	profileDir string // its build under the cache
+	restarts   int32
+	cmd        *exec.Cmd
+	startedAt  metav1.Time
+	term       *corev1.ContainerStateTerminated
+	last       *corev1.ContainerStateTerminated
+	done       bool
+	restartAt  time.Time
 }
 
 type exitEvent struct {
@@ -283,10 +284,11 @@ func (w *podWorker) setup(ctx context.Context, pod *corev1.Pod) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errNoProfile, err)
 		}
-		if _, err := os.Stat(filepath.Join(p.Dir(w.k.opts.CacheDir), "ready")); err != nil {
-			return fmt.Errorf("runtime profile %s is not built (devcluster builds profiles before it starts the runtime)", p.Name)
+		dir, err := p.Built(w.k.opts.CacheDir)
+		if err != nil {
+			return err
 		}
-		c.profile = p
+		c.profile, c.profileDir = p, dir
 		for _, m := range c.spec.VolumeMounts {
 			if err := CheckMountPath(m.MountPath); err != nil {
 				return errVolume{fmt.Sprintf("container %s: %v", c.spec.Name, err)}
@@ -378,6 +380,11 @@ func (w *podWorker) startErr(ctx context.Context, pod *corev1.Pod, c *ctr) error
 		"PATH":     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOSTNAME": w.hostname,
 		"HOME":     home,
+		// What the kubelet tells every container about the API server's
+		// Service (programs use it to know they run in Kubernetes).
+		"KUBERNETES_SERVICE_HOST": "10.96.0.1",
+		"KUBERNETES_SERVICE_PORT": "443",
+		"KUBERNETES_PORT":         "tcp://10.96.0.1:443",
 	}
 	// The downward API sees the addresses this runtime gave the pod, even
 	// before the status that reports them reached the API server.
@@ -400,7 +407,7 @@ func (w *podWorker) startErr(ctx context.Context, pod *corev1.Pod, c *ctr) error
 	if err := os.MkdirAll(scratch, 0o755); err != nil {
 		return err
 	}
-	spec := InitSpec{Hostname: w.hostname, Profile: c.profile.Root(w.k.opts.CacheDir), Scratch: scratch,
+	spec := InitSpec{Hostname: w.hostname, Profile: filepath.Join(c.profileDir, "root"), Scratch: scratch,
 		Command: command, Env: env, Dir: c.spec.WorkingDir, UID: uid, GID: gid, Groups: groups}
 	readOnlyVolume := map[string]bool{}
 	for _, v := range pod.Spec.Volumes {
@@ -479,7 +486,7 @@ func (w *podWorker) identity(pod *corev1.Pod, c *ctr) (uid, gid uint32, groups [
 	uid = uint32(u)
 	home = "/"
 	primary := int64(-1)
-	if data, err := os.ReadFile(filepath.Join(c.profile.Root(w.k.opts.CacheDir), "etc/passwd")); err == nil {
+	if data, err := os.ReadFile(filepath.Join(c.profileDir, "root", "etc/passwd")); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Split(line, ":")
 			if len(f) >= 6 && f[2] == strconv.FormatInt(u, 10) {
@@ -673,7 +680,7 @@ func (w *podWorker) status(pod *corev1.Pod) *corev1.PodStatus {
 	for _, c := range w.ctrs {
 		cs := corev1.ContainerStatus{Name: c.spec.Name, Image: c.spec.Image, RestartCount: c.restarts}
 		if c.profile != nil {
-			cs.ImageID = "profile://" + c.profile.Name + "@" + c.profile.key()
+			cs.ImageID = "profile://" + filepath.Base(c.profileDir)
 		}
 		if c.last != nil {
 			cs.LastTerminationState.Terminated = c.last

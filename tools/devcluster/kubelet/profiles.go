@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,11 @@ type Profile struct {
 	// Programs are host programs the build needs, by the Debian package
 	// that provides them (hack/test-deps.sh installs them).
 	Programs map[string]string
-	build    func(ctx context.Context, b *profileBuild) error
+	// PythonModules are modules Debian's python3 must have, by package.
+	PythonModules map[string]string
+	// RepoFiles are repository files or folders the profile copies in.
+	RepoFiles []string
+	build     func(ctx context.Context, b *profileBuild) error
 }
 
 const (
@@ -102,6 +107,30 @@ var Profiles = []*Profile{
 		},
 	},
 	{
+		Name:   "python",
+		Images: []string{"mpijob-platform/mpi4py", "mpijob-platform/training-example"},
+		About: "Debian's Python 3 with mpi4py and numpy on Open MPI 4, the platform's SDK, and the training example " +
+			"of docs/examples/mpi-training at /opt/mpi-training",
+		Programs:      map[string]string{"mpirun.openmpi": "openmpi-bin"},
+		PythonModules: map[string]string{"mpi4py": "python3-mpi4py", "numpy": "python3-numpy", "yaml": "python3-yaml"},
+		RepoFiles:     []string{"sdk/python/src/openshift_ai_sdk", "docs/examples/mpi-training"},
+		build: func(ctx context.Context, b *profileBuild) error {
+			if err := b.links("/usr/bin", map[string]string{"mpirun": "mpirun.openmpi", "mpiexec": "mpiexec.openmpi", "python3": "python3", "python": "python3"}); err != nil {
+				return err
+			}
+			// Where Debian's python3 looks for local packages.
+			out, err := exec.CommandContext(ctx, "/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+			if err != nil {
+				return fmt.Errorf("asking Debian's python3 for its version: %w", err)
+			}
+			site := "usr/local/lib/python" + strings.TrimSpace(string(out)) + "/dist-packages/openshift_ai_sdk"
+			if err := b.copyTree("sdk/python/src/openshift_ai_sdk", site); err != nil {
+				return err
+			}
+			return b.copyTree("docs/examples/mpi-training", "opt/mpi-training")
+		},
+	},
+	{
 		Name:   "shell",
 		Images: []string{"busybox", "debian", "ubuntu", "bash", "mpijob-platform/shell"},
 		About:  "the host's own programs (sh, sleep, ssh), for plain commands",
@@ -145,38 +174,69 @@ func splitImage(image string) (repo, tag string) {
 }
 
 // builderVersion changes when the common part of every profile changes.
-const builderVersion = "3"
+const builderVersion = "4"
 
-func (p *Profile) key() string {
+// key names one build of the profile: it changes with the builder, the pi
+// source, the pinned versions and the repository files the profile copies.
+func (p *Profile) key(repoRoot string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", builderVersion, p.Name, p.About, piSource, openMPI5Version, intelMPIVersion)
-	return hex.EncodeToString(h.Sum(nil))[:12]
+	for _, rel := range p.RepoFiles {
+		err := filepath.WalkDir(filepath.Join(repoRoot, rel), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || strings.Contains(path, "__pycache__") {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			r, _ := filepath.Rel(repoRoot, path)
+			fmt.Fprintf(h, "\x00%s\x00%d\x00", r, len(data))
+			h.Write(data)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
-// Dir is where the profile's built tree lives under the cache.
-func (p *Profile) Dir(cacheDir string) string {
-	return filepath.Join(cacheDir, "profiles", p.Name+"-"+p.key())
+// Built is the folder of the profile's current build under the cache, or
+// an error when it has not been built.
+func (p *Profile) Built(cacheDir string) (string, error) {
+	dirs, _ := filepath.Glob(filepath.Join(cacheDir, "profiles", p.Name+"-*"))
+	for _, d := range dirs {
+		if strings.HasSuffix(d, ".tmp") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "ready")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("runtime profile %s is not built (devcluster builds profiles before it starts the runtime)", p.Name)
 }
-
-// Root is the tree laid over the host's directories.
-func (p *Profile) Root(cacheDir string) string { return filepath.Join(p.Dir(cacheDir), "root") }
 
 // EnsureProfiles builds every profile that is not in the cache yet. It needs
 // the network (PyPI) on the first run only.
-func EnsureProfiles(ctx context.Context, cacheDir string, progress io.Writer) error {
+func EnsureProfiles(ctx context.Context, repoRoot, cacheDir string, progress io.Writer) error {
 	if progress == nil {
 		progress = io.Discard
 	}
 	for _, p := range Profiles {
-		if err := p.ensure(ctx, cacheDir, progress); err != nil {
+		if err := p.ensure(ctx, repoRoot, cacheDir, progress); err != nil {
 			return fmt.Errorf("building runtime profile %s: %w", p.Name, err)
 		}
 	}
 	return nil
 }
 
-func (p *Profile) ensure(ctx context.Context, cacheDir string, progress io.Writer) error {
-	dir := p.Dir(cacheDir)
+func (p *Profile) ensure(ctx context.Context, repoRoot, cacheDir string, progress io.Writer) error {
+	key, err := p.key(repoRoot)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(cacheDir, "profiles", p.Name+"-"+key)
 	if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
 		return nil
 	}
@@ -192,6 +252,11 @@ func (p *Profile) ensure(ctx context.Context, cacheDir string, progress io.Write
 			}
 		}
 	}
+	for mod, pkg := range p.PythonModules {
+		if err := exec.CommandContext(ctx, "/usr/bin/python3", "-c", "import "+mod).Run(); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		return fmt.Errorf("missing Debian packages %s: run hack/test-deps.sh (make test and make demo do)", strings.Join(missing, " "))
@@ -199,7 +264,7 @@ func (p *Profile) ensure(ctx context.Context, cacheDir string, progress io.Write
 	fmt.Fprintf(progress, "  building runtime profile %s (%s)\n", p.Name, p.About)
 	tmp := dir + ".tmp"
 	_ = os.RemoveAll(tmp)
-	b := &profileBuild{root: filepath.Join(tmp, "root"), work: filepath.Join(tmp, "work"), progress: progress}
+	b := &profileBuild{root: filepath.Join(tmp, "root"), work: filepath.Join(tmp, "work"), repo: repoRoot, progress: progress}
 	if err := b.common(ctx); err != nil {
 		return err
 	}
@@ -209,7 +274,7 @@ func (p *Profile) ensure(ctx context.Context, cacheDir string, progress io.Write
 	if err := os.RemoveAll(b.work); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "ready"), []byte(p.Name+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, "ready"), []byte(p.Name+" "+key+"\n"), 0o644); err != nil {
 		return err
 	}
 	// Older builds of the same profile go; the new one appears at once.
@@ -223,8 +288,8 @@ func (p *Profile) ensure(ctx context.Context, cacheDir string, progress io.Write
 }
 
 type profileBuild struct {
-	root, work string
-	progress   io.Writer
+	root, work, repo string
+	progress         io.Writer
 }
 
 func (b *profileBuild) write(path string, mode os.FileMode, uid int, content string) error {
@@ -311,6 +376,26 @@ func (b *profileBuild) links(dir string, names map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// copyTree copies a repository folder into the profile (readable by all).
+func (b *profileBuild) copyTree(rel, to string) error {
+	src := filepath.Join(b.repo, rel)
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || strings.Contains(path, "__pycache__") {
+			return err
+		}
+		r, _ := filepath.Rel(src, path)
+		dst := filepath.Join(b.root, to, r)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
 }
 
 // pip installs a PyPI distribution's files under /usr/local of the profile.

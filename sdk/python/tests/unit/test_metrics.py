@@ -166,6 +166,14 @@ def test_default_address(env: Dict[str, str], want: Tuple[str, int]) -> None:
     assert default_address(env) == want
 
 
+def test_default_address_in_an_mpijob_pod_without_the_kubernetes_environment() -> None:
+    # Ranks started through SSH get sshd's environment: the pod's host name
+    # still tells where they run.
+    assert default_address({}, "train-worker-0") == ("0.0.0.0", 9464)
+    assert default_address({}, "train-launcher") == ("0.0.0.0", 9464)
+    assert default_address({}, "laptop") == ("127.0.0.1", 9464)
+
+
 def test_negative_samples_are_refused() -> None:
     r = ThroughputReporter("resnet", environ={})
     with pytest.raises(ValueError):

@@ -85,13 +85,24 @@ def job_name_from_host(hostname: str) -> Optional[str]:
     return m.group("job") if m else None
 
 
-def default_address(environ: Optional[Mapping[str, str]] = None) -> Tuple[str, int]:
+def default_address(
+    environ: Optional[Mapping[str, str]] = None, hostname: Optional[str] = None
+) -> Tuple[str, int]:
     """Where the metrics endpoint listens unless told: ``MPIJOB_METRICS_ADDRESS``
     (``host:port``, ``host`` or ``:port``), else every interface of the pod
     inside Kubernetes (so Prometheus can scrape it) and 127.0.0.1 elsewhere,
-    on port 9464."""
+    on port 9464.
+
+    Inside Kubernetes means ``KUBERNETES_SERVICE_HOST`` is set, or the host
+    name is an MPIJob pod's (``<job>-worker-N``, ``<job>-launcher``): ranks
+    that ``mpirun`` starts on workers through SSH inherit sshd's environment,
+    not the container's, so the variable is missing exactly where rank 0 runs
+    (found by running the training example for real)."""
     env = os.environ if environ is None else environ
-    host = "0.0.0.0" if env.get("KUBERNETES_SERVICE_HOST") else "127.0.0.1"
+    in_pod = bool(env.get("KUBERNETES_SERVICE_HOST")) or (
+        hostname is not None and job_name_from_host(hostname) is not None
+    )
+    host = "0.0.0.0" if in_pod else "127.0.0.1"
     port = DEFAULT_PORT
     value = env.get(ADDRESS_ENV, "").strip()
     if value:
@@ -180,7 +191,7 @@ class ThroughputReporter:
         self.mpijob = name
         self.workers = workers if workers is not None else world_size(env)
         self.baseline = baseline_samples_per_second
-        host, default_port = default_address(env)
+        host, default_port = default_address(env, hostname or socket.gethostname())
         self.address = address or host
         self.port = default_port if port is None else port
         self.serve = serve
