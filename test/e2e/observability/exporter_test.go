@@ -17,19 +17,12 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
-// Throughput the fake training job reports: 1700 samples/s per worker
-// against a one-worker baseline of 2000, an efficiency of 0.85.
-const (
-	perWorkerSamples = 1700
-	baselineSamples  = 2000
-)
-
 // startExporter serves, from the pods and jobs of namespace ns as they are
 // at scrape time, what kube-state-metrics (pod labels, phases, GPU
-// requests), the
-// DCGM exporter (even workers report DCGM_FI_DEV_GPU_UTIL, odd ones are MIG
-// slices with only DCGM_FI_PROF_GR_ENGINE_ACTIVE) and a training job's
-// launcher (docs/observability.md) would export for them.
+// requests) and the DCGM exporter (even workers report
+// DCGM_FI_DEV_GPU_UTIL, odd ones are MIG slices with only
+// DCGM_FI_PROF_GR_ENGINE_ACTIVE) would export for them. Throughput is not
+// stood in for: the training example reports its own.
 func startExporter(t *testing.T, ns string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,32 +71,10 @@ func exposition(ctx context.Context, ns string) ([]string, error) {
 			add("DCGM_FI_PROF_GR_ENGINE_ACTIVE", 0.9, "namespace", ns, "pod", p.Name, "container", "mpi", "gpu", "0", "GPU_I_ID", "1")
 		}
 	}
-	jobs := &kubeflow.MPIJobList{}
-	if err := env.Client.List(ctx, jobs, client.InNamespace(ns)); err != nil {
-		return nil, err
-	}
-	for _, j := range jobs.Items {
-		if !running(&j) {
-			continue
-		}
-		workers := float64(*j.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Replicas)
-		launcher := j.Name + "-launcher"
-		add("mpijob_training_samples_per_second", perWorkerSamples*workers, "namespace", ns, "mpijob", j.Name, "pod", launcher)
-		add("mpijob_training_workers", workers, "namespace", ns, "mpijob", j.Name, "pod", launcher)
-		add("mpijob_training_baseline_samples_per_second", baselineSamples, "namespace", ns, "mpijob", j.Name, "pod", launcher)
-	}
 	sort.Strings(out)
 	return out, nil
 }
 
-func running(j *kubeflow.MPIJob) bool {
-	for _, c := range j.Status.Conditions {
-		if c.Type == kubeflow.JobRunning && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
-}
 
 func boolValue(b bool) float64 {
 	if b {

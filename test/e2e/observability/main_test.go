@@ -1,8 +1,10 @@
 // Package observability_test proves the shipped dashboards and rules on a
 // real Prometheus (Debian's prometheus package): it scrapes our manager and
-// real Kueue on the dev cluster while MPIJobs run, plus a small exporter
-// standing in for kube-state-metrics, DCGM and a training job, evaluates the
-// generated rules, and requires every dashboard panel query to return data.
+// real Kueue on the dev cluster while MPIJobs run, the training example of
+// docs/examples/mpi-training running for real on process nodes (its
+// throughput through the SDK's reporter), plus a small exporter standing in
+// for kube-state-metrics and DCGM; it evaluates the generated rules, and
+// requires every dashboard panel query to return data.
 package observability_test
 
 import (
@@ -27,6 +29,9 @@ func init() {
 func TestMain(m *testing.M) {
 	os.Exit(framework.RunWithCluster(m, framework.ClusterOptions{
 		CRDDirs: []string{"config/crd/bases"},
-		Setup:   framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller"),
+		// The training example runs for real (its throughput is what it
+		// measures) on process nodes.
+		ProcessNodes: 3,
+		Setup:        framework.ManagerWithWebhooks(&manager, "--role=mpijob-controller"),
 	}, &env))
 }

@@ -9,8 +9,11 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/mpijob-platform/mpijob-platform/console/backend"
 	consoleserver "github.com/mpijob-platform/mpijob-platform/console/server"
@@ -48,10 +52,20 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 	if kueueMetrics == "" {
 		t.Fatal("the dev cluster reports no Kueue metrics endpoint")
 	}
+	// The training example, for real: one worker alone gives the baseline,
+	// then two workers train while Prometheus scrapes rank 0's reporter.
+	realNs := env.CreateRealNamespace(t, "obs-train")
+	baseline := trainAlone(t, ctx, realNs)
+	startTraining(t, ctx, realNs, "train", 2, "--seconds", "900", "--baseline", strconv.FormatFloat(baseline, 'f', 0, 64))
+	caFile := filepath.Join(env.Cluster.Dir, "pki", "ca.crt")
 	prom := startPrometheus(t,
 		target{job: "mpijob-controller", url: manager.MetricsURL, labels: map[string]string{"service": "mpijob-controller-metrics"}},
-		target{job: "kueue", url: kueueMetrics, token: scraperToken(t, ctx, ns), caFile: filepath.Join(env.Cluster.Dir, "pki", "ca.crt")},
+		target{job: "kueue", url: kueueMetrics, token: scraperToken(t, ctx, ns), caFile: caFile},
 		target{job: "stand-ins", url: exporter.URL + "/metrics", honorLabels: true},
+		// Rank 0 runs on worker 0; its pod address is reachable from the
+		// host through the process runtime's pod proxy.
+		target{job: "training", url: env.Cluster.State.PodProxyURL(realNs, "train-worker-0", 9464, "metrics"), caFile: caFile,
+			labels: map[string]string{"namespace": realNs, "pod": "train-worker-0"}},
 	)
 	framework.Eventually(t, time.Minute, "Prometheus scrapes every target", func(ctx context.Context) (bool, string, error) {
 		up, err := prom.query(ctx, "up")
@@ -64,7 +78,7 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 				down = append(down, s.Metric["job"])
 			}
 		}
-		return len(up) == 3 && len(down) == 0, fmt.Sprintf("%d targets, down: %v", len(up), down), nil
+		return len(up) == 4 && len(down) == 0, fmt.Sprintf("%d targets, down: %v", len(up), down), nil
 	})
 
 	// Three jobs through the queue: one succeeds, one keeps running (GPU and
@@ -162,7 +176,14 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 	want := map[string]float64{
 		fmt.Sprintf(`mpijob:gpu_utilization:avg{namespace=%q,label_training_kubeflow_org_job_name="train"}`, ns): (85 + 90) / 2.0, // DCGM on worker 0, MIG engine activity on worker 1
 		fmt.Sprintf(`namespace:mpijob_gpus_requested:sum{namespace=%q}`, ns):                                     heldGPUs(t, ctx, ns),
-		fmt.Sprintf(`mpijob:scaling_efficiency:ratio{namespace=%q,mpijob="train"}`, ns):                          float64(perWorkerSamples) / baselineSamples,
+		// What the real run reported, as the rules see it: two workers
+		// against the one-worker baseline it was given.
+		fmt.Sprintf(`mpijob_training_workers{namespace=%q,mpijob="train"}`, realNs):                             2,
+		fmt.Sprintf(`mpijob_training_baseline_samples_per_second{namespace=%q,mpijob="train"}`, realNs):         math.Round(baseline),
+		// The efficiency rule divides the job's throughput by workers times
+		// baseline (both rules of one group are evaluated at one instant).
+		fmt.Sprintf(`mpijob:scaling_efficiency:ratio{namespace=%[1]q,mpijob="train"} * 2 * %[2]g / mpijob:training_samples_per_second:sum{namespace=%[1]q,mpijob="train"}`,
+			realNs, math.Round(baseline)): 1,
 		fmt.Sprintf(`namespace_phase:mpijob_jobs:sum{namespace=%q,phase="Running"}`, ns):                         1,
 	}
 	for expr, value := range want {
@@ -180,7 +201,13 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 
 	// The console's Metrics tab reads the same series from this Prometheus,
 	// as a member of the job's namespace.
-	consoleMetrics(t, ctx, ns, prom)
+	consoleMetrics(t, ctx, ns, realNs, prom)
+	efficiency, err := prom.query(ctx, fmt.Sprintf(`mpijob:scaling_efficiency:ratio{namespace=%q,mpijob="train"}`, realNs))
+	if err != nil || len(efficiency) != 1 || !(efficiency[0].value() > 0) {
+		t.Errorf("scaling efficiency of the real run: %v, %v", efficiency, err)
+	} else {
+		t.Logf("the training example: one worker %.0f samples/s; two workers at a scaling efficiency of %.2f (2 shared cores)", baseline, efficiency[0].value())
+	}
 
 	// Every rule evaluates without error.
 	var rulesData struct {
@@ -263,9 +290,9 @@ func heldGPUs(t *testing.T, ctx context.Context, ns string) float64 {
 // consoleMetrics serves the web console's API against the test's
 // Prometheus and requires the running job's Metrics series to carry what
 // the recording rules compute, asked with a namespace member's token.
-func consoleMetrics(t *testing.T, ctx context.Context, ns string, prom *prometheus) {
+func consoleMetrics(t *testing.T, ctx context.Context, ns, realNs string, prom *prometheus) {
 	t.Helper()
-	token := memberToken(t, ctx, ns)
+	token, realToken := memberToken(t, ctx, ns), memberToken(t, ctx, realNs)
 	h, err := consoleserver.Options{PrometheusURL: prom.url}.Handler(env.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -278,30 +305,44 @@ func consoleMetrics(t *testing.T, ctx context.Context, ns string, prom *promethe
 		}
 		return points[len(points)-1][1]
 	}
-	framework.Eventually(t, time.Minute, "the console's metrics of job train", func(ctx context.Context) (bool, string, error) {
+	get := func(ctx context.Context, ns, token string) (*backend.JobMetrics, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/namespaces/"+ns+"/mpijobs/train/metrics", nil)
 		if err != nil {
-			return false, "", err
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return false, "", err
+			return nil, err
 		}
 		defer resp.Body.Close()
 		var m backend.JobMetrics
 		if resp.StatusCode != http.StatusOK {
-			return false, "", fmt.Errorf("GET metrics: HTTP %d", resp.StatusCode)
+			return nil, fmt.Errorf("GET metrics: HTTP %d", resp.StatusCode)
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-			return false, "", fmt.Errorf("decoding the metrics: %w", err)
+			return nil, fmt.Errorf("decoding the metrics: %w", err)
 		}
 		if !m.Prometheus || m.Series == nil {
-			return false, "", fmt.Errorf("no Prometheus series: %+v", m)
+			return nil, fmt.Errorf("no Prometheus series: %+v", m)
 		}
-		gpu, rate, eff := last(m.Series.GPUUtilization), last(m.Series.SamplesPerSecond), last(m.Series.ScalingEfficiency)
-		ok := gpu == (85+90)/2.0 && rate == 2*perWorkerSamples && math.Abs(eff-float64(perWorkerSamples)/baselineSamples) < 1e-9
-		return ok, fmt.Sprintf("last GPU %v, samples/s %v, efficiency %v", gpu, rate, eff), nil
+		return &m, nil
+	}
+	framework.Eventually(t, time.Minute, "the console's GPU metrics of the simulated job train", func(ctx context.Context) (bool, string, error) {
+		m, err := get(ctx, ns, token)
+		if err != nil {
+			return false, "", err
+		}
+		gpu := last(m.Series.GPUUtilization)
+		return gpu == (85+90)/2.0, fmt.Sprintf("last GPU %v", gpu), nil
+	})
+	framework.Eventually(t, time.Minute, "the console's throughput of the real job train", func(ctx context.Context) (bool, string, error) {
+		m, err := get(ctx, realNs, realToken)
+		if err != nil {
+			return false, "", err
+		}
+		rate, eff := last(m.Series.SamplesPerSecond), last(m.Series.ScalingEfficiency)
+		return rate > 0 && eff > 0, fmt.Sprintf("samples/s %v, efficiency %v", rate, eff), nil
 	})
 }
 
@@ -324,4 +365,75 @@ func memberToken(t *testing.T, ctx context.Context, ns string) string {
 		}
 	}
 	return env.ServiceAccountToken(t, ns, "member")
+}
+
+// trainingJob is docs/examples/mpi-training/mpijob.yaml with n workers and
+// the given arguments to train.py.
+func trainingJob(t *testing.T, ns, name string, workers int32, args ...string) *kubeflow.MPIJob {
+	t.Helper()
+	repo, err := cluster.FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(repo, "docs", "examples", "mpi-training", "mpijob.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &kubeflow.MPIJob{}
+	if err := yaml.UnmarshalStrict(data, job); err != nil {
+		t.Fatalf("the example does not decode: %v", err)
+	}
+	job.Name, job.Namespace = name, ns
+	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Replicas = &workers
+	c := &job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Spec.Containers[0]
+	c.Command = append([]string{"mpirun", "-n", strconv.Itoa(int(workers)), "python3", "/opt/mpi-training/train.py"}, args...)
+	return job
+}
+
+func startTraining(t *testing.T, ctx context.Context, ns, name string, workers int32, args ...string) {
+	t.Helper()
+	if err := env.Client.Create(ctx, trainingJob(t, ns, name, workers, args...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var doneLine = regexp.MustCompile(`done: \d+ steps on 1 ranks, (\d+) samples/s`)
+
+// trainAlone runs the example on one worker to completion and returns the
+// throughput it reports in its last line.
+func trainAlone(t *testing.T, ctx context.Context, ns string) float64 {
+	t.Helper()
+	startTraining(t, ctx, ns, "train-alone", 1, "--seconds", "8")
+	framework.Eventually(t, 3*time.Minute, "train-alone Succeeded", func(ctx context.Context) (bool, string, error) {
+		job := &kubeflow.MPIJob{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "train-alone"}, job); err != nil {
+			return false, "", err
+		}
+		for _, c := range job.Status.Conditions {
+			if c.Type == kubeflow.JobFailed && c.Status == corev1.ConditionTrue {
+				return false, "", fmt.Errorf("train-alone failed: %s", c.Message)
+			}
+			if c.Type == kubeflow.JobSucceeded && c.Status == corev1.ConditionTrue {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("conditions %v", job.Status.Conditions), nil
+	})
+	pods := &corev1.PodList{}
+	if err := env.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{kubeflow.JobNameLabel: "train-alone", kubeflow.JobRoleLabel: kubeflow.RoleLauncher}); err != nil || len(pods.Items) == 0 {
+		t.Fatalf("the launcher of train-alone: %v (%d pods)", err, len(pods.Items))
+	}
+	log, err := env.Clientset.CoreV1().Pods(ns).GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := doneLine.FindSubmatch(log)
+	if m == nil {
+		t.Fatalf("train-alone's log has no final throughput:\n%s", log)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	if v <= 0 {
+		t.Fatalf("train-alone reported %v samples/s", v)
+	}
+	return v
 }

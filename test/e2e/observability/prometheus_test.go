@@ -31,7 +31,8 @@ type prometheus struct {
 type target struct {
 	job, url string
 	labels   map[string]string
-	// token and caFile, when set, authenticate to an HTTPS target.
+	// token, when set, authenticates to the target; caFile verifies an
+	// HTTPS target.
 	token, caFile string
 	honorLabels   bool
 }
@@ -68,6 +69,8 @@ func startPrometheus(t *testing.T, targets ...target) *prometheus {
 		}
 		if tg.token != "" {
 			sc["authorization"] = map[string]any{"credentials": tg.token}
+		}
+		if tg.caFile != "" {
 			sc["tls_config"] = map[string]any{"ca_file": tg.caFile}
 		}
 		scrapes = append(scrapes, sc)

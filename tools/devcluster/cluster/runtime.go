@@ -92,6 +92,18 @@ func (r *runner) startProcessRuntime(ctx context.Context) error {
 	return waitHTTP(ctx, p, "https://"+hostPort(r.ports["process-runtime"])+"/healthz", insecure, 60*time.Second)
 }
 
+// PodProxyURL is the URL at which the process runtime proxies an HTTP
+// request to port of a pod on a process node (see kubelet's podProxy); its
+// certificate is signed by the cluster's CA. "" when no runtime runs.
+func (s *State) PodProxyURL(namespace, pod string, port int, path string) string {
+	for _, p := range s.Processes {
+		if p.Name == "process-runtime" && len(p.Ports) > 0 {
+			return fmt.Sprintf("https://%s/podProxy/%s/%s/%d/%s", hostPort(p.Ports[0]), namespace, pod, port, strings.TrimPrefix(path, "/"))
+		}
+	}
+	return ""
+}
+
 // RuntimeStatus lists the network namespaces the process runtime of the
 // cluster in dir holds, and the pods it runs (from its state folder).
 func RuntimeStatus(dir string) (netns []string, pods []string) {
