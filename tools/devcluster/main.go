@@ -303,9 +303,9 @@ func status(ctx context.Context, dir string) error {
 	}
 	fmt.Printf("\napiserver:  %s\nkubeconfig: %s\nversions:   %v\nstarted:    %s\n", st.APIServer, st.Kubeconfig, st.Versions, st.Started.Format(time.RFC3339))
 	if st.ProcessNodes > 0 {
-		netns, pods := cluster.RuntimeStatus(dir)
-		fmt.Printf("runtime:    %d process nodes; %d network namespaces (%s); %d pods running as processes\n",
-			st.ProcessNodes, len(netns), strings.Join(netns, " "), len(pods))
+		netns, pods, cgroups := cluster.RuntimeStatus(dir)
+		fmt.Printf("runtime:    %d process nodes; %d network namespaces (%s); %d pods running as processes; %d container memory cgroups\n",
+			st.ProcessNodes, len(netns), strings.Join(netns, " "), len(pods), cgroups)
 	}
 	ok, why := healthy(ctx, st)
 	if !ok {

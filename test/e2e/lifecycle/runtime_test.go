@@ -19,8 +19,9 @@ import (
 )
 
 // TestProcessRuntimeLeavesNothing: `make cluster-down` removes every network
-// namespace, pod folder and pod process the process runtime made, after a
-// clean run and after the runtime itself was killed with SIGKILL.
+// namespace, memory cgroup, pod folder and pod process the process runtime
+// made, after a clean run and after the runtime itself was killed with
+// SIGKILL.
 func TestProcessRuntimeLeavesNothing(t *testing.T) {
 	repo, err := cluster.FindRepoRoot()
 	if err != nil {
@@ -39,9 +40,9 @@ func TestProcessRuntimeLeavesNothing(t *testing.T) {
 		}
 		marker := fmt.Sprintf("4242.%d", time.Now().UnixNano()%1000)
 		runSleeper(t, c, marker)
-		netns, pods := cluster.RuntimeStatus(dir)
-		if len(netns) != 2 || len(pods) != 1 {
-			t.Fatalf("runtime holds namespaces %v and pods %v; want the bridge's and the pod's, and one pod", netns, pods)
+		netns, pods, cgroups := cluster.RuntimeStatus(dir)
+		if len(netns) != 2 || len(pods) != 1 || cgroups != 1 {
+			t.Fatalf("runtime holds namespaces %v, pods %v and %d cgroups; want the bridge's and the pod's, one pod, one cgroup", netns, pods, cgroups)
 		}
 		if n := processesWith(marker); n == 0 {
 			t.Fatalf("the pod's process (sleep %s) is not running", marker)
@@ -56,9 +57,9 @@ func TestProcessRuntimeLeavesNothing(t *testing.T) {
 		if _, err := cluster.StopDir(dir); err != nil {
 			t.Fatalf("down (runtime killed first: %v): %v", kill, err)
 		}
-		netns, pods = cluster.RuntimeStatus(dir)
-		if len(netns) != 0 || len(pods) != 0 {
-			t.Errorf("after down (runtime killed first: %v): namespaces %v, pod folders %v left", kill, netns, pods)
+		netns, pods, cgroups = cluster.RuntimeStatus(dir)
+		if len(netns) != 0 || len(pods) != 0 || cgroups != 0 {
+			t.Errorf("after down (runtime killed first: %v): namespaces %v, pod folders %v, %d cgroups left", kill, netns, pods, cgroups)
 		}
 		if n := processesWith(marker); n != 0 {
 			t.Errorf("after down (runtime killed first: %v): %d pod processes left", kill, n)

@@ -75,7 +75,6 @@ func exposition(ctx context.Context, ns string) ([]string, error) {
 	return out, nil
 }
 
-
 func boolValue(b bool) float64 {
 	if b {
 		return 1

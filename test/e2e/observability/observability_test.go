@@ -178,13 +178,13 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 		fmt.Sprintf(`namespace:mpijob_gpus_requested:sum{namespace=%q}`, ns):                                     heldGPUs(t, ctx, ns),
 		// What the real run reported, as the rules see it: two workers
 		// against the one-worker baseline it was given.
-		fmt.Sprintf(`mpijob_training_workers{namespace=%q,mpijob="train"}`, realNs):                             2,
-		fmt.Sprintf(`mpijob_training_baseline_samples_per_second{namespace=%q,mpijob="train"}`, realNs):         math.Round(baseline),
+		fmt.Sprintf(`mpijob_training_workers{namespace=%q,mpijob="train"}`, realNs):                     2,
+		fmt.Sprintf(`mpijob_training_baseline_samples_per_second{namespace=%q,mpijob="train"}`, realNs): math.Round(baseline),
 		// The efficiency rule divides the job's throughput by workers times
 		// baseline (both rules of one group are evaluated at one instant).
 		fmt.Sprintf(`mpijob:scaling_efficiency:ratio{namespace=%[1]q,mpijob="train"} * 2 * %[2]g / mpijob:training_samples_per_second:sum{namespace=%[1]q,mpijob="train"}`,
 			realNs, math.Round(baseline)): 1,
-		fmt.Sprintf(`namespace_phase:mpijob_jobs:sum{namespace=%q,phase="Running"}`, ns):                         1,
+		fmt.Sprintf(`namespace_phase:mpijob_jobs:sum{namespace=%q,phase="Running"}`, ns): 1,
 	}
 	for expr, value := range want {
 		framework.Eventually(t, time.Minute, expr, func(ctx context.Context) (bool, string, error) {

@@ -109,27 +109,31 @@ func TestWorkerFailureDiagnosed(t *testing.T) {
 	if err := env.Client.Create(context.Background(), job); err != nil {
 		t.Fatal(err)
 	}
-	got := &kubeflow.MPIJob{}
-	framework.Eventually(t, realTimeout, "MPIJob Failed", func(ctx context.Context) (bool, string, error) {
+	failed := waitFailed(t, job)
+	if failed.Reason != "WorkerFailed" || !strings.Contains(failed.Message, "exited with code 3") || !strings.Contains(failed.Message, "loading shard failed") {
+		t.Errorf("Failed condition %s: %q; want WorkerFailed naming exit code 3 and the worker's last words", failed.Reason, failed.Message)
+	}
+}
+
+// waitFailed waits until the job has failed and returns its Failed
+// condition.
+func waitFailed(t *testing.T, job *kubeflow.MPIJob) *kubeflow.JobCondition {
+	t.Helper()
+	var failed *kubeflow.JobCondition
+	framework.Eventually(t, realTimeout, "MPIJob "+job.Name+" Failed", func(ctx context.Context) (bool, string, error) {
+		got := &kubeflow.MPIJob{}
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
 			return false, "", err
 		}
-		for _, c := range got.Status.Conditions {
+		for i, c := range got.Status.Conditions {
 			if c.Type == kubeflow.JobFailed && c.Status == corev1.ConditionTrue {
+				failed = &got.Status.Conditions[i]
 				return true, "", nil
 			}
 		}
 		return false, fmt.Sprintf("conditions %+v", got.Status.Conditions), nil
 	})
-	var failed *kubeflow.JobCondition
-	for i := range got.Status.Conditions {
-		if got.Status.Conditions[i].Type == kubeflow.JobFailed {
-			failed = &got.Status.Conditions[i]
-		}
-	}
-	if failed.Reason != "WorkerFailed" || !strings.Contains(failed.Message, "exited with code 3") || !strings.Contains(failed.Message, "loading shard failed") {
-		t.Errorf("Failed condition %s: %q; want WorkerFailed naming exit code 3 and the worker's last words", failed.Reason, failed.Message)
-	}
+	return failed
 }
 
 // TestElasticDiscoverHosts: while the launcher runs, scaling the workers

@@ -9,9 +9,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
 
@@ -194,5 +196,30 @@ func TestRuntimeImageWithoutProfile(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("waiting message %q does not name %s", msg, want)
 		}
+	}
+}
+
+// TestRuntimeOOMKilled: a worker that allocates beyond its memory limit is
+// killed by the kernel (the runtime puts each container in a memory cgroup
+// with its limit), reported OOMKilled, and the controller's diagnosis names
+// the limit and the remedy.
+func TestRuntimeOOMKilled(t *testing.T) {
+	ns := env.CreateRealNamespace(t, "oom")
+	job := upstreamExample(t, "pi/pi.yaml")
+	job.Namespace = ns
+	worker := job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker]
+	worker.RestartPolicy = kubeflow.RestartPolicyNever
+	c := &worker.Template.Spec.Containers[0]
+	c.Command = []string{"python3", "-c", "import time; time.sleep(1); data = b'x' * (256 << 20); time.sleep(30)"}
+	c.Args = nil
+	c.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Mi")
+	launcher := &job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Spec.Containers[0]
+	launcher.Command, launcher.Args = []string{"sleep", "300"}, nil
+	if err := env.Client.Create(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	failed := waitFailed(t, job)
+	if failed.Reason != "OOMKilled" || !strings.Contains(failed.Message, "OOMKilled at 64Mi") {
+		t.Errorf("Failed condition %s: %q; want OOMKilled at the 64Mi limit", failed.Reason, failed.Message)
 	}
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -105,14 +106,15 @@ func (s *State) PodProxyURL(namespace, pod string, port int, path string) string
 }
 
 // RuntimeStatus lists the network namespaces the process runtime of the
-// cluster in dir holds, and the pods it runs (from its state folder).
-func RuntimeStatus(dir string) (netns []string, pods []string) {
+// cluster in dir holds, the pods it runs (from its state folder) and counts
+// its containers' memory cgroups.
+func RuntimeStatus(dir string) (netns []string, pods []string, cgroups int) {
 	netns = kubelet.Networks(runtimeDir(dir))
 	entries, _ := os.ReadDir(filepath.Join(runtimeDir(dir), "pods"))
 	for _, e := range entries {
 		pods = append(pods, e.Name())
 	}
-	return netns, pods
+	return netns, pods, kubelet.Cgroups(runtimeDir(dir))
 }
 
 // cleanupRuntime removes what a killed runtime may have left: its network
@@ -122,6 +124,7 @@ func cleanupRuntime(dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := kubelet.RemoveNetworks(ctx, runtimeDir(dir))
+	_, cgErr := kubelet.RemoveCgroups(runtimeDir(dir))
 	_ = os.RemoveAll(filepath.Join(runtimeDir(dir), "pods"))
-	return err
+	return errors.Join(err, cgErr)
 }

@@ -70,6 +70,7 @@ type Kubelet struct {
 	opts     Options
 	cs       kubernetes.Interface
 	net      *network
+	cg       *cgroups // nil: memory limits are not enforced here
 	services corelisters.ServiceLister
 	podIndex []cache.Indexer
 
@@ -105,12 +106,19 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if k.cg, err = newCgroups(opts.Dir); err != nil {
+		log.Printf("container memory limits are not enforced on this machine: %v", err)
+		k.cg = nil
+	}
 	defer func() {
 		k.stopAll()
 		cleanup, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := RemoveNetworks(cleanup, opts.Dir); err != nil {
 			log.Printf("removing pod networks: %v", err)
+		}
+		if _, err := RemoveCgroups(opts.Dir); err != nil {
+			log.Printf("removing memory cgroups: %v", err)
 		}
 	}()
 	for _, n := range opts.Nodes {

@@ -71,6 +71,7 @@ type ctr struct {
 	init       bool
 	profile    *Profile
 	profileDir string // its build under the cache
+	cgroup     *containerCgroup
 	restarts   int32
 	cmd        *exec.Cmd
 	startedAt  metav1.Time
@@ -458,6 +459,15 @@ func (w *podWorker) startErr(ctx context.Context, pod *corev1.Pod, c *ctr) error
 		return err
 	}
 	c.cmd, c.startedAt, c.restartAt = cmd, metav1.Now(), time.Time{}
+	if w.k.cg != nil {
+		// The process is still setting up its mounts: it allocates its
+		// program's memory only after it has joined the cgroup.
+		name := fmt.Sprintf("%s-%s-%d", string(w.uid)[:8], c.spec.Name, c.restarts)
+		limit := c.spec.Resources.Limits.Memory().Value()
+		if c.cgroup, err = w.k.cg.add(name, limit, cmd.Process.Pid); err != nil {
+			w.logf("container %s runs without its memory limit: %v", c.spec.Name, err)
+		}
+	}
 	w.publishLogs(c)
 	w.logf("container %s started (pid %d, restart %d): %s", c.spec.Name, cmd.Process.Pid, c.restarts, strings.Join(command, " "))
 	go func() {
@@ -519,6 +529,13 @@ func (w *podWorker) exited(ev exitEvent, pod *corev1.Pod) {
 	reason := "Completed"
 	if ev.code != 0 {
 		reason = "Error"
+	}
+	if c.cgroup != nil {
+		if ev.code != 0 && c.cgroup.oomKilled() {
+			reason = "OOMKilled"
+		}
+		c.cgroup.remove()
+		c.cgroup = nil
 	}
 	msg := ""
 	logPath := filepath.Join(w.dir, "logs", c.spec.Name, fmt.Sprintf("%d.log", c.restarts))
@@ -617,6 +634,10 @@ func (w *podWorker) killAll(grace time.Duration) {
 			if c, ok := running[ev.cmd]; ok {
 				delete(running, ev.cmd)
 				c.cmd = nil
+				if c.cgroup != nil {
+					c.cgroup.remove()
+					c.cgroup = nil
+				}
 				c.term = &corev1.ContainerStateTerminated{ExitCode: ev.code, Reason: "Error", StartedAt: c.startedAt, FinishedAt: metav1.NewTime(ev.at)}
 				if ev.code == 0 {
 					c.term.Reason = "Completed"

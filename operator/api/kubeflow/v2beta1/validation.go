@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 
+	corev1 "k8s.io/api/core/v1"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -227,6 +228,29 @@ func validateReplicaSpec(spec *ReplicaSpec, path *field.Path) field.ErrorList {
 	}
 	if len(spec.Template.Spec.Containers) == 0 {
 		errs = append(errs, field.Required(path.Child("template", "spec", "containers"), "at least one container; the first runs MPI"))
+	}
+	podSpec := path.Child("template", "spec")
+	for i := range spec.Template.Spec.InitContainers {
+		errs = append(errs, validatePortNames(spec.Template.Spec.InitContainers[i].Ports, podSpec.Child("initContainers").Index(i).Child("ports"))...)
+	}
+	for i := range spec.Template.Spec.Containers {
+		errs = append(errs, validatePortNames(spec.Template.Spec.Containers[i].Ports, podSpec.Child("containers").Index(i).Child("ports"))...)
+	}
+	return errs
+}
+
+// validatePortNames refuses the port names Kubernetes refuses in pods: the
+// job would be admitted, and then no worker pod could be created (a real
+// run found the SDK's own metrics port name one character too long).
+func validatePortNames(ports []corev1.ContainerPort, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, p := range ports {
+		if p.Name == "" {
+			continue
+		}
+		for _, msg := range validation.IsValidPortName(p.Name) {
+			errs = append(errs, field.Invalid(path.Index(i).Child("name"), p.Name, msg+": Kubernetes refuses pods with such a port name; use at most 15 lower-case letters, digits and '-', e.g. train-metrics"))
+		}
 	}
 	return errs
 }

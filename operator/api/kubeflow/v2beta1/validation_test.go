@@ -70,6 +70,13 @@ func TestValidateMPIJob(t *testing.T) {
 			},
 			wantErrs: []string{"spec.runPolicy.cleanPodPolicy: Unsupported value", "spec.runPolicy.managedBy: Unsupported value"},
 		},
+		"port name too long": {
+			mutate: func(j *MPIJob) {
+				j.Spec.MPIReplicaSpecs[MPIReplicaTypeWorker].Template.Spec.Containers[0].Ports = []corev1.ContainerPort{
+					{Name: "ssh", ContainerPort: 2222}, {Name: "training-metrics", ContainerPort: 9464}}
+			},
+			wantErrs: []string{`spec.mpiReplicaSpecs[Worker].template.spec.containers[0].ports[1].name: Invalid value: "training-metrics": must be no more than 15 characters`},
+		},
 		"no containers": {
 			mutate:   func(j *MPIJob) { j.Spec.MPIReplicaSpecs[MPIReplicaTypeWorker].Template.Spec.Containers = nil },
 			wantErrs: []string{"spec.mpiReplicaSpecs[Worker].template.spec.containers: Required value"},

@@ -118,7 +118,7 @@ def test_every_parameter_to_dict() -> None:
         {"name": "dshm", "mountPath": "/dev/shm"},
         {"name": "s3", "mountPath": "/creds", "readOnly": True},
     ]
-    assert c["ports"] == [{"name": "training-metrics", "containerPort": 9464, "protocol": "TCP"}]
+    assert c["ports"] == [{"name": "train-metrics", "containerPort": 9464, "protocol": "TCP"}]
     launcher = spec["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]
     lc = launcher["containers"][0]
     assert lc["command"] == ["mpirun", "-n", "16", "python", "train.py"]

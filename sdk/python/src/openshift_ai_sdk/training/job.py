@@ -84,7 +84,7 @@ class MPIJob:
         ssh_auth_mount_path: where SSH keys are mounted (``/home/mpiuser/.ssh`` for non-root images).
         service_account: the pods' service account.
         image_pull_secrets: names of Secrets to pull the image with.
-        metrics_port: a container port named ``training-metrics`` for
+        metrics_port: a container port named ``train-metrics`` for
             :class:`~openshift_ai_sdk.training.metrics.ThroughputReporter`.
         client: the cluster connection; default: :func:`default_client`.
 

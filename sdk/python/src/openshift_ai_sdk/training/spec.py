@@ -20,7 +20,7 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 GPU_RESOURCE = "nvidia.com/gpu"
 LAUNCHER_CONTAINER = "mpi-launcher"
 WORKER_CONTAINER = "mpi-worker"
-METRICS_PORT_NAME = "training-metrics"
+METRICS_PORT_NAME = "train-metrics"
 
 MPI_IMPLEMENTATIONS = ("OpenMPI", "Intel", "MPICH")
 CLEAN_POD_POLICIES = ("None", "Running", "All")
