@@ -487,11 +487,7 @@ func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
 // directives when the MPIJob is resumed.
 func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
 	job := s.job
-	// With WaitForWorkersReady the launcher neither exists nor runs before
-	// every worker is Ready, also across suspension (Kueue admits the job
-	// by resuming it): mpirun never starts against workers still starting.
-	waiting := job.Spec.LauncherCreationPolicy == kubeflow.LauncherCreationPolicyWaitForWorkersReady &&
-		(job.IsSuspended() || !allWorkersReady(job, s.workers))
+	waiting := launcherMustWait(job, s.workers)
 	if s.launcher == nil {
 		if waiting {
 			return nil
@@ -511,6 +507,39 @@ func (r *Reconciler) syncLauncher(ctx context.Context, s *state) error {
 		return r.Client.Update(ctx, launcher)
 	}
 	return nil
+}
+
+// launcherMustWait says whether the launcher may not be created (or
+// resumed) yet. With WaitForWorkersReady the launcher neither exists nor
+// runs before every worker is Ready, also across suspension (Kueue admits
+// the job by resuming it): mpirun never starts against workers still
+// starting. [ours] Intel MPI and MPICH wait at least until every worker has
+// an address, whatever the policy: their Hydra launcher resolves each host
+// once, and when a worker's name does not resolve yet (its pod has no
+// address for the headless Service to publish) it waits forever instead of
+// failing; real runs on the dev cluster hung that way. Open MPI's mpirun
+// fails instead, and the launcher is retried.
+func launcherMustWait(job *kubeflow.MPIJob, workers []corev1.Pod) bool {
+	if job.Spec.LauncherCreationPolicy == kubeflow.LauncherCreationPolicyWaitForWorkersReady &&
+		(job.IsSuspended() || !allWorkersReady(job, workers)) {
+		return true
+	}
+	switch job.Spec.MPIImplementation {
+	case kubeflow.MPIImplementationIntel, kubeflow.MPIImplementationMPICH:
+		return job.IsSuspended() || !allWorkersAddressed(job, workers)
+	}
+	return false
+}
+
+// allWorkersAddressed says whether every worker pod exists and has an IP.
+func allWorkersAddressed(job *kubeflow.MPIJob, workers []corev1.Pod) bool {
+	n := 0
+	for i := range workers {
+		if workers[i].Status.PodIP != "" && workers[i].DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n >= int(job.Workers())
 }
 
 func allWorkersReady(job *kubeflow.MPIJob, workers []corev1.Pod) bool {

@@ -207,6 +207,9 @@ func (w *podWorker) progress(ctx context.Context, pod *corev1.Pod) time.Time {
 		}
 		w.ready, w.setupErr, w.waitReason = true, nil, ""
 		w.k.refreshHosts(w.namespace)
+		// Like a kubelet, report the pod's address once its sandbox exists,
+		// before its containers start.
+		w.pushStatus(ctx, pod)
 	}
 	var next time.Time
 	due := func(t time.Time) {
