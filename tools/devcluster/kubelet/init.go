@@ -298,21 +298,6 @@ func CheckMountPath(path string) error {
 	return nil
 }
 
-// resolveExisting follows the symbolic links of the longest existing prefix
-// of path (/var/run is /run on Debian).
-func resolveExisting(path string) string {
-	rest := ""
-	for p := path; ; p = filepath.Dir(p) {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(real, rest)
-		}
-		if p == "/" {
-			return path
-		}
-		rest = filepath.Join(filepath.Base(p), rest)
-	}
-}
-
 func runCommand(spec *InitSpec) int {
 	if len(spec.Command) == 0 {
 		fmt.Fprintln(os.Stderr, "process runtime: the container has no command and its image no entrypoint")

@@ -286,7 +286,7 @@ func (w *podWorker) setup(ctx context.Context, pod *corev1.Pod) error {
 	for _, c := range w.ctrs {
 		p, err := ProfileFor(c.spec.Image)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errNoProfile, err)
+			return fmt.Errorf("%w: %w", errNoProfile, err)
 		}
 		dir, err := p.Built(w.k.opts.CacheDir)
 		if err != nil {
