@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -221,5 +222,61 @@ func TestRuntimeOOMKilled(t *testing.T) {
 	failed := waitFailed(t, job)
 	if failed.Reason != "OOMKilled" || !strings.Contains(failed.Message, "OOMKilled at 64Mi") {
 		t.Errorf("Failed condition %s: %q; want OOMKilled at the 64Mi limit", failed.Reason, failed.Message)
+	}
+}
+
+// TestRuntimeProbes: readiness (httpGet, tcpSocket) gates the pod's Ready
+// condition until the servers listen; a failing liveness probe (exec, run
+// in the container's namespaces) restarts its container.
+func TestRuntimeProbes(t *testing.T) {
+	ns := env.CreateRealNamespace(t, "probes")
+	probe := func(h corev1.ProbeHandler, failures int32) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: h, PeriodSeconds: 1, FailureThreshold: failures}
+	}
+	createPod(t, ns, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probed"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{
+				Name: "web", Image: "busybox", Command: []string{"sh", "-c", "sleep 3; exec python3 -m http.server 8080"},
+				Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				ReadinessProbe: probe(corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromString("http")}}, 1),
+			},
+			{
+				Name: "tcp", Image: "busybox", Command: []string{"sh", "-c", "sleep 3; exec python3 -m http.server 9000"},
+				ReadinessProbe: probe(corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9000)}}, 1),
+			},
+			{
+				Name: "flaky", Image: "busybox", Command: []string{"sh", "-c", "touch /tmp/alive; sleep 2; rm /tmp/alive; exec sleep 600"},
+				LivenessProbe: probe(corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/tmp/alive"}}}, 2),
+			},
+		}},
+	})
+	readyCondition := func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == corev1.ConditionTrue
+			}
+		}
+		return false
+	}
+	running := waitPod(t, ns, "probed", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	if readyCondition(running) {
+		t.Errorf("the pod is Ready before its servers listen")
+	}
+	waitPod(t, ns, "probed", "Ready once both servers listen", readyCondition)
+	pod := waitPod(t, ns, "probed", "with flaky restarted by its liveness probe", func(p *corev1.Pod) bool {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.Name == "flaky" && cs.RestartCount >= 1 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == "flaky" {
+			if last := cs.LastTerminationState.Terminated; last == nil || last.ExitCode != 137 {
+				t.Errorf("flaky's last termination %+v; want a SIGKILL (137) from the liveness probe", last)
+			}
+		}
 	}
 }

@@ -72,6 +72,8 @@ type ctr struct {
 	profile    *Profile
 	profileDir string // its build under the cache
 	cgroup     *containerCgroup
+	probes     *probeResults      // of the current run; nil: none yet
+	stopProbes context.CancelFunc // ends the current run's probes
 	restarts   int32
 	cmd        *exec.Cmd
 	startedAt  metav1.Time
@@ -472,6 +474,11 @@ func (w *podWorker) startErr(ctx context.Context, pod *corev1.Pod, c *ctr) error
 		}
 	}
 	w.publishLogs(c)
+	probeCtx, cancel := context.WithCancel(ctx)
+	c.stopProbes = cancel
+	c.probes = w.startProbes(probeCtx, c, cmd.Process.Pid, uid, gid,
+		func() { w.update(nil, false) },
+		func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
 	w.logf("container %s started (pid %d, restart %d): %s", c.spec.Name, cmd.Process.Pid, c.restarts, strings.Join(command, " "))
 	go func() {
 		_ = cmd.Wait()
@@ -529,6 +536,7 @@ func (w *podWorker) exited(ev exitEvent, pod *corev1.Pod) {
 		return // an older run's news
 	}
 	c.cmd = nil
+	c.endProbes()
 	reason := "Completed"
 	if ev.code != 0 {
 		reason = "Error"
@@ -574,6 +582,23 @@ func (w *podWorker) afterExit(c *ctr, pod *corev1.Pod) {
 	c.restartAt = time.Now().Add(backoff)
 	c.last = c.term
 	c.restarts++
+}
+
+// endProbes stops the probes of the container's ended run.
+func (c *ctr) endProbes() {
+	if c.stopProbes != nil {
+		c.stopProbes()
+		c.stopProbes = nil
+	}
+	c.probes = nil
+}
+
+// readyAndStarted is what the probes of a running container found.
+func (c *ctr) readyAndStarted() (ready, started bool) {
+	if c.probes == nil {
+		return true, true
+	}
+	return c.probes.get()
 }
 
 // publishLogs tells the logs API which run of the container to read.
@@ -637,6 +662,7 @@ func (w *podWorker) killAll(grace time.Duration) {
 			if c, ok := running[ev.cmd]; ok {
 				delete(running, ev.cmd)
 				c.cmd = nil
+				c.endProbes()
 				if c.cgroup != nil {
 					c.cgroup.remove()
 					c.cgroup = nil
@@ -701,6 +727,7 @@ func (w *podWorker) status(pod *corev1.Pod) *corev1.PodStatus {
 	st.InitContainerStatuses, st.ContainerStatuses = nil, nil
 	initDone, initFailed := true, false
 	allRunning, allDone, anyFailed, anyStarted := true, true, false, false
+	allReady := true // every running container passes its readiness probe
 	for _, c := range w.ctrs {
 		cs := corev1.ContainerStatus{Name: c.spec.Name, Image: c.spec.Image, RestartCount: c.restarts}
 		if c.profile != nil {
@@ -711,8 +738,12 @@ func (w *podWorker) status(pod *corev1.Pod) *corev1.PodStatus {
 		}
 		switch {
 		case c.cmd != nil:
+			ready, started := c.readyAndStarted()
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: c.startedAt}
-			cs.Started, cs.Ready, cs.ContainerID = ptr.To(true), !c.init, w.containerID(c)
+			cs.Started, cs.Ready, cs.ContainerID = ptr.To(started), !c.init && ready && started, w.containerID(c)
+			if !c.init && !cs.Ready {
+				allReady = false
+			}
 		case c.done:
 			cs.State.Terminated = c.term
 			cs.Started = ptr.To(false)
@@ -770,7 +801,7 @@ func (w *podWorker) status(pod *corev1.Pod) *corev1.PodStatus {
 	default:
 		st.Phase = corev1.PodPending
 	}
-	ready := initDone && allRunning && st.Phase == corev1.PodRunning
+	ready := initDone && allRunning && allReady && st.Phase == corev1.PodRunning
 	setCond := func(t corev1.PodConditionType, ok bool, reason string) {
 		s := corev1.ConditionFalse
 		if ok {
