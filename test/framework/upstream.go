@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
@@ -127,4 +130,20 @@ func PrepareForNetns(ctx context.Context, withUpstream bool, progress io.Writer)
 		fmt.Fprintf(progress, "compiled the manager's packages in %s\n", d.Round(time.Second))
 	}
 	return upstream, nil
+}
+
+// UpstreamExample decodes a manifest of upstream mpi-operator's
+// examples/v2beta1 (e.g. "pi/pi.yaml") strictly into our types, failing the
+// test when it does not decode: upstream YAML must work unchanged.
+func UpstreamExample(t testing.TB, rel string) *kubeflow.MPIJob {
+	t.Helper()
+	data, err := os.ReadFile(UpstreamMPIOperatorPath(t, "examples", "v2beta1", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &kubeflow.MPIJob{}
+	if err := yaml.UnmarshalStrict(data, job); err != nil {
+		t.Fatalf("%s does not decode into our types: %v", rel, err)
+	}
+	return job
 }

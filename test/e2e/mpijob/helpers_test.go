@@ -3,7 +3,6 @@ package mpijob_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,26 +10,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
-
-// upstreamExample loads a manifest from mpi-operator's examples/v2beta1.
-func upstreamExample(t *testing.T, rel string) *kubeflow.MPIJob {
-	t.Helper()
-	data, err := os.ReadFile(framework.UpstreamMPIOperatorPath(t, "examples", "v2beta1", rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := &kubeflow.MPIJob{}
-	if err := yaml.UnmarshalStrict(data, job); err != nil {
-		t.Fatalf("%s does not decode into our types: %v", rel, err)
-	}
-	return job
-}
 
 // simpleJob is a small job built in code: workers with one GPU each.
 func simpleJob(ns, name string, workers int32) *kubeflow.MPIJob {

@@ -25,7 +25,7 @@ import (
 func TestUpstreamPiExampleSucceeds(t *testing.T) {
 	ctx := context.Background()
 	ns := env.CreateNamespace(t, "pi")
-	job := upstreamExample(t, "pi/pi.yaml")
+	job := framework.UpstreamExample(t, "pi/pi.yaml")
 	job.Namespace = ns
 	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Replicas = ptr.To[int32](4)
 	finishLauncher(job, "2s", 0)

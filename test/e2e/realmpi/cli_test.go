@@ -33,7 +33,7 @@ func TestCLIShowsTheRealRun(t *testing.T) {
 	}
 	ns := env.CreateRealNamespace(t, "cli")
 	alice := env.CreateUser(t, ns, "alice", framework.DataScientistRole)
-	job := upstreamExample(t, "pi/pi.yaml")
+	job := framework.UpstreamExample(t, "pi/pi.yaml")
 	job.Namespace = ns
 	runToSuccess(t, job)
 

@@ -26,7 +26,7 @@ func TestSSHKeyTypes(t *testing.T) {
 		t.Run(tc.keyType, func(t *testing.T) {
 			restartManager(t, "--ssh-key-type="+tc.keyType)
 			ns := env.CreateRealNamespace(t, "keys-"+tc.keyType)
-			job := upstreamExample(t, "pi/pi.yaml")
+			job := framework.UpstreamExample(t, "pi/pi.yaml")
 			job.Namespace = ns
 			log := runToSuccess(t, job)
 			checkPi(t, log, "Open MPI v4.", job.Name, 2)
@@ -67,7 +67,7 @@ func restartManager(t *testing.T, extra ...string) {
 // sshd (host key, authorized_keys) accept them.
 func TestNonRootWithFSGroup(t *testing.T) {
 	ns := env.CreateRealNamespace(t, "fsgroup")
-	job := upstreamExample(t, "pi/pi.yaml")
+	job := framework.UpstreamExample(t, "pi/pi.yaml")
 	job.Namespace = ns
 	for _, spec := range job.Spec.MPIReplicaSpecs {
 		spec.Template.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: ptr.To[int64](1000), RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](1000)}
@@ -80,7 +80,7 @@ func TestNonRootWithFSGroup(t *testing.T) {
 // launcher and two workers.
 func TestRunLauncherAsWorker(t *testing.T) {
 	ns := env.CreateRealNamespace(t, "launcher-worker")
-	job := upstreamExample(t, "pi/pi.yaml")
+	job := framework.UpstreamExample(t, "pi/pi.yaml")
 	job.Namespace = ns
 	job.Spec.RunLauncherAsWorker = ptr.To(true)
 	launcher := &job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Spec.Containers[0]
@@ -96,7 +96,7 @@ func TestRunLauncherAsWorker(t *testing.T) {
 // the job with the controller's diagnosis, naming the worker and its code.
 func TestWorkerFailureDiagnosed(t *testing.T) {
 	ns := env.CreateRealNamespace(t, "worker-fails")
-	job := upstreamExample(t, "pi/pi.yaml")
+	job := framework.UpstreamExample(t, "pi/pi.yaml")
 	job.Namespace = ns
 	worker := job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker]
 	worker.RestartPolicy = kubeflow.RestartPolicyNever
@@ -143,7 +143,7 @@ func waitFailed(t *testing.T, job *kubeflow.MPIJob) *kubeflow.JobCondition {
 func TestElasticDiscoverHosts(t *testing.T) {
 	ctx := context.Background()
 	ns := env.CreateRealNamespace(t, "elastic")
-	job := upstreamExample(t, "pi/pi.yaml")
+	job := framework.UpstreamExample(t, "pi/pi.yaml")
 	job.Namespace = ns
 	launcher := &job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Spec.Containers[0]
 	launcher.Command = []string{"sh", "-c", `while true; do echo "hosts: $(/etc/mpi/discover_hosts.sh | sort | tr '\n' ' ')"; sleep 0.5; done`}

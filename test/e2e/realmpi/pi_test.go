@@ -3,7 +3,6 @@ package realmpi_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
@@ -22,20 +20,6 @@ import (
 // realTimeout bounds a real MPI run on two shared cores: a failure bound,
 // never a performance assertion.
 const realTimeout = 3 * time.Minute
-
-// upstreamExample loads a manifest from mpi-operator's examples/v2beta1.
-func upstreamExample(t *testing.T, rel string) *kubeflow.MPIJob {
-	t.Helper()
-	data, err := os.ReadFile(framework.UpstreamMPIOperatorPath(t, "examples", "v2beta1", rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := &kubeflow.MPIJob{}
-	if err := yaml.UnmarshalStrict(data, job); err != nil {
-		t.Fatalf("%s does not decode into our types: %v", rel, err)
-	}
-	return job
-}
 
 // TestUpstreamPi runs upstream's pi example for every MPI implementation:
 // the job must succeed, print pi to 6 decimals, name the implementation
@@ -52,7 +36,7 @@ func TestUpstreamPi(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := env.CreateRealNamespace(t, "pi-"+tc.name)
-			job := upstreamExample(t, tc.manifest)
+			job := framework.UpstreamExample(t, tc.manifest)
 			job.Namespace = ns
 			if tc.image != "" {
 				for _, spec := range job.Spec.MPIReplicaSpecs {

@@ -206,7 +206,7 @@ func TestRuntimeImageWithoutProfile(t *testing.T) {
 // the limit and the remedy.
 func TestRuntimeOOMKilled(t *testing.T) {
 	ns := env.CreateRealNamespace(t, "oom")
-	job := upstreamExample(t, "pi/pi.yaml")
+	job := framework.UpstreamExample(t, "pi/pi.yaml")
 	job.Namespace = ns
 	worker := job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker]
 	worker.RestartPolicy = kubeflow.RestartPolicyNever
