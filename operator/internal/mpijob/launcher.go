@@ -24,9 +24,14 @@ func mpiEnv(job *kubeflow.MPIJob) []corev1.EnvVar {
 			{Name: "I_MPI_PERHOST", Value: slots},
 		}
 	case kubeflow.MPIImplementationMPICH:
+		// MPICH's Hydra reads HYDRA_LAUNCHER_EXTRA_ARGS; upstream sets
+		// HYDRA_LAUNCH_EXTRA_ARGS, which Hydra ignores, so ssh never retried
+		// a worker whose sshd was still starting (a real MPICH run showed
+		// it). Upstream's name stays for images that read it themselves.
 		return []corev1.EnvVar{
 			{Name: "HYDRA_HOST_FILE", Value: hostfilePath},
 			{Name: "HYDRA_LAUNCH_EXTRA_ARGS", Value: "-o ConnectionAttempts=10"},
+			{Name: "HYDRA_LAUNCHER_EXTRA_ARGS", Value: "-o ConnectionAttempts=10"},
 		}
 	default:
 		// Open MPI 4 launches through ORTE and reads OMPI_MCA_orte_*; Open
