@@ -189,7 +189,7 @@ func (w *podWorker) probeOnce(ctx context.Context, c *ctr, p *corev1.Probe, pid 
 			"--setuid", strconv.Itoa(int(uid)), "--setgid", strconv.Itoa(int(gid)), "--"}, p.Exec.Command...)
 		out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
+			return fmt.Errorf("%w: %s", err, out)
 		}
 		return nil
 	}
