@@ -150,7 +150,12 @@ func TestRuntimeRestartsAndLogs(t *testing.T) {
 	if pod.Status.Phase != corev1.PodRunning {
 		t.Errorf("phase %s, want Running", pod.Status.Phase)
 	}
-	if got := podLog(t, ns, "crasher", &corev1.PodLogOptions{}); !strings.HasPrefix(got, "run 2\n") {
+	// Running is reported when the process starts, before it prints.
+	framework.Eventually(t, realTimeout, "the third run's whole output", func(ctx context.Context) (bool, string, error) {
+		got := podLog(t, ns, "crasher", &corev1.PodLogOptions{})
+		return strings.HasSuffix(got, "line-c\n"), got, nil
+	})
+	if got := podLog(t, ns, "crasher", &corev1.PodLogOptions{}); got != "run 2\nline-a\nline-b\nline-c\n" {
 		t.Errorf("current log %q; want the third run's", got)
 	}
 	if got := podLog(t, ns, "crasher", &corev1.PodLogOptions{Previous: true}); !strings.HasPrefix(got, "run 1\n") {
