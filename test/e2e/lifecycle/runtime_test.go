@@ -47,6 +47,26 @@ func TestProcessRuntimeLeavesNothing(t *testing.T) {
 		if n := processesWith(marker); n == 0 {
 			t.Fatalf("the pod's process (sleep %s) is not running", marker)
 		}
+		// The runtime serves its kubelet API on loopback only; pod addresses
+		// exist only in the pods' namespaces.
+		sockets, err := cluster.ListeningSockets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range c.State.Processes {
+			if p.Name != "process-runtime" {
+				continue
+			}
+			ports, err := p.Listening()
+			if err != nil || len(ports) == 0 {
+				t.Fatalf("the process runtime listens on %v (%v)", ports, err)
+			}
+			for _, port := range ports {
+				if addr := sockets[port]; addr != "0100007F" {
+					t.Errorf("the process runtime listens on port %d at %s, want 127.0.0.1 (0100007F)", port, addr)
+				}
+			}
+		}
 		if kill {
 			for _, p := range c.State.Processes {
 				if p.Name == "process-runtime" {

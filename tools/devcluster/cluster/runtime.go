@@ -74,7 +74,15 @@ func (r *runner) startProcessRuntime(ctx context.Context) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the process runtime: %w\n%s", err, out)
 	}
-	if err := kubelet.EnsureProfiles(ctx, r.opts.RepoRoot, r.opts.CacheDir, r.progress); err != nil {
+	// Clusters started side by side (parallel test packages) wait for one
+	// build of the profiles instead of building the same folders at once.
+	unlock, err := lockFile(filepath.Join(r.opts.CacheDir, "profiles.lock"))
+	if err != nil {
+		return err
+	}
+	err = kubelet.EnsureProfiles(ctx, r.opts.RepoRoot, r.opts.CacheDir, r.progress)
+	unlock()
+	if err != nil {
 		return err
 	}
 	nodes := ProcessNodeNames(n)
