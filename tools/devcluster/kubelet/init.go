@@ -50,10 +50,22 @@ const (
 	exitNoExec      = 126 // it exists but cannot be executed
 )
 
+// The handshake's file descriptors in the init process (ExtraFiles 0 and 1).
+const (
+	handshakeGo      = 3
+	handshakeStarted = 4
+)
+
 // RunInit is the container's PID 1: it sets up the container's root, starts
 // the command as the pod's user, passes signals on, reaps every orphan, and
 // exits with the command's status. It never returns.
 func RunInit(specPath string) {
+	// The runtime hands over two pipe ends: fd 3 says "you are in your
+	// cgroup, go on", fd 4 is closed-with-a-byte once the command runs. The
+	// command inherits neither.
+	for _, fd := range []int{handshakeGo, handshakeStarted} {
+		unix.CloseOnExec(fd)
+	}
 	spec := &InitSpec{}
 	data, err := os.ReadFile(specPath)
 	if err == nil {
@@ -319,6 +331,11 @@ func runCommand(spec *InitSpec) int {
 			_ = os.Chown(dir, int(spec.UID), int(spec.GID))
 		}
 	}
+	// Wait until the runtime has put this process into the container's
+	// cgroup, so the command's memory is counted from its first page.
+	goAhead := os.NewFile(handshakeGo, "handshake-go")
+	_, _ = goAhead.Read(make([]byte, 1))
+	_ = goAhead.Close()
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCHLD)
 	proc, err := os.StartProcess(path, spec.Command, &os.ProcAttr{
@@ -337,6 +354,10 @@ func runCommand(spec *InitSpec) int {
 		}
 		return exitNotFound
 	}
+	// The command runs: the runtime may now report the container Running.
+	started := os.NewFile(handshakeStarted, "handshake-started")
+	_, _ = started.Write([]byte{1})
+	_ = started.Close()
 	for sig := range signals {
 		if sig != syscall.SIGCHLD {
 			_ = syscall.Kill(proc.Pid, sig.(syscall.Signal))

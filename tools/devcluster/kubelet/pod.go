@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -454,25 +455,49 @@ func (w *podWorker) startErr(ctx context.Context, pod *corev1.Pod, c *ctr) error
 		return err
 	}
 	defer logFile.Close()
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer goW.Close()
+	startedR, startedW, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		return err
+	}
+	defer startedR.Close()
 	cmd := exec.Command("ip", "netns", "exec", w.k.net.podNetns(string(w.uid)), w.k.opts.Self, "pod-init", specPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.ExtraFiles = []*os.File{goR, startedW} // fds 3 and 4 of pod-init
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID,
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	goR.Close()
+	startedW.Close()
+	if err != nil {
 		return err
 	}
-	c.cmd, c.startedAt, c.restartAt = cmd, metav1.Now(), time.Time{}
 	if w.k.cg != nil {
-		// The process is still setting up its mounts: it allocates its
-		// program's memory only after it has joined the cgroup.
+		// pod-init waits for the go-ahead below before it starts the
+		// command, so the command's memory counts from its first page.
 		name := fmt.Sprintf("%s-%s-%d", string(w.uid)[:8], c.spec.Name, c.restarts)
 		limit := c.spec.Resources.Limits.Memory().Value()
 		if c.cgroup, err = w.k.cg.add(name, limit, cmd.Process.Pid); err != nil {
 			w.logf("container %s runs without its memory limit: %v", c.spec.Name, err)
 		}
 	}
+	_, _ = goW.Write([]byte{1})
+	// Like a CRI runtime's StartContainer, return once the command has been
+	// executed (a byte) or pod-init has exited (end of file; its exit is
+	// reported as the container's). Setup takes milliseconds; the limit
+	// only guards against a wedged mount.
+	_ = startedR.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := startedR.Read(make([]byte, 1)); err != nil && !errors.Is(err, io.EOF) {
+		w.logf("container %s: no word from pod-init that the command started: %v", c.spec.Name, err)
+	}
+	c.cmd, c.startedAt, c.restartAt = cmd, metav1.Now(), time.Time{}
 	w.publishLogs(c)
 	probeCtx, cancel := context.WithCancel(ctx)
 	c.stopProbes = cancel
