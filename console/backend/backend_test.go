@@ -311,21 +311,6 @@ func TestSplitCommand(t *testing.T) {
 	}
 }
 
-func TestAPIFieldToForm(t *testing.T) {
-	for in, want := range map[string]string{
-		"metadata.name": "name",
-		"metadata.labels[kueue.x-k8s.io/queue-name]":                                                "queue",
-		"spec.mpiReplicaSpecs[Worker].replicas":                                                     "workers",
-		"spec.mpiReplicaSpecs[Worker].template.spec.containers[0].image":                            "image",
-		"spec.mpiReplicaSpecs[Worker].template.spec.containers[0].resources.limits[nvidia.com/gpu]": "gpusPerWorker",
-		"spec.runPolicy.cleanPodPolicy":                                                             "",
-	} {
-		if got := apiFieldToForm(in); got != want {
-			t.Errorf("apiFieldToForm(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestSuspendResumeDelete(t *testing.T) {
 	f := newFixture(t, mpiJob("team-a", "pi", 2))
 	var out struct{ Summary JobSummary }

@@ -6,7 +6,9 @@
 // does. The backend's own credentials are used for nothing a user asked
 // for; a request without a token gets 401.
 //
-// Handlers are thin: the MPIJob is built by cli/pkg/builder, summarised by
-// cli/pkg/printers and its logs multiplexed by cli/pkg/logs, so the CLI
-// and the console say the same things about a job.
+// Handlers are thin: the MPIJob is built and validated by
+// pkg/mpijob/jobspec, its phase is pkg/mpijob's, it is summarised by
+// pkg/mpijob/printers and its logs multiplexed by pkg/mpijob/logs, so the
+// CLI, the console and the controller's metrics say the same things about
+// a job.
 package backend

@@ -16,9 +16,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/logs"
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/logs"
 )
 
 // podLogSource is logs.Source over the caller's clients for one job's
@@ -70,7 +70,7 @@ func (s *podLogSource) Finished(ctx context.Context) (bool, error) {
 		}
 		return false, err
 	}
-	st := printers.Status(job)
+	st := mpijob.PhaseOf(job)
 	return st == "Succeeded" || st == "Failed", nil
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/queue"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/queue"
 )
 
 // PendingLister returns the pending workloads of a Kueue LocalQueue in
@@ -23,7 +23,7 @@ var errNoVisibility = errors.New("kueue's visibility API is not available")
 // or absent aggregated API never holds up a list.
 const positionTimeout = 2 * time.Second
 
-// restPendingLister asks the visibility API (cli/pkg/queue) with the
+// restPendingLister asks the visibility API (pkg/mpijob/queue) with the
 // caller's own credentials.
 func restPendingLister(rc rest.Interface) PendingLister {
 	return func(ctx context.Context, ns, lq string) ([]queue.Workload, error) {

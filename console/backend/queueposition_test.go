@@ -16,7 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/queue"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/queue"
 )
 
 // pendingWorkload is a workload at Kueue's 0-based position pos.

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // trainingKind is a training job kind of the unified list.
@@ -136,7 +137,7 @@ func summarizeOther(k trainingKind, u *unstructured.Unstructured) JobSummary {
 		s.Queue = q
 	}
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	trueConds := map[string]string{}
+	signals := mpijob.Signals{Conditions: map[string]bool{}, Queued: s.Queue != ""}
 	var newest time.Time
 	for _, raw := range conds {
 		m, ok := raw.(map[string]any)
@@ -145,44 +146,18 @@ func summarizeOther(k trainingKind, u *unstructured.Unstructured) JobSummary {
 		}
 		t, _ := m["type"].(string)
 		msg, _ := m["message"].(string)
-		trueConds[t] = msg
+		signals.Conditions[t] = true
 		if ts, _ := m["lastTransitionTime"].(string); ts != "" {
 			if parsed, err := time.Parse(time.RFC3339, ts); err == nil && !parsed.Before(newest) {
 				newest, s.Message = parsed, msg
 			}
 		}
 	}
-	suspended, _, _ := unstructured.NestedBool(u.Object, "spec", "runPolicy", "suspend")
+	signals.Suspended, _, _ = unstructured.NestedBool(u.Object, "spec", "runPolicy", "suspend")
 	if k.Kind == "TrainJob" {
-		suspended, _, _ = unstructured.NestedBool(u.Object, "spec", "suspend")
+		signals.Suspended, _, _ = unstructured.NestedBool(u.Object, "spec", "suspend")
 	}
-	_, succeeded := trueConds["Succeeded"]
-	if _, ok := trueConds["Complete"]; ok {
-		succeeded = true
-	}
-	_, failed := trueConds["Failed"]
-	_, restarting := trueConds["Restarting"]
-	_, running := trueConds["Running"]
-	_, created := trueConds["Created"]
-	switch {
-	case succeeded:
-		s.Status = "Succeeded"
-	case failed:
-		s.Status = "Failed"
-	case suspended:
-		s.Status = "Suspended"
-		if s.Queue != "" {
-			s.Status = "Queued"
-		}
-	case restarting:
-		s.Status = "Restarting"
-	case running:
-		s.Status = "Running"
-	case created:
-		s.Status = "Created"
-	default:
-		s.Status = "Pending"
-	}
+	s.Status = mpijob.PhaseFrom(signals)
 	if k.ReplicaSpecs == "" {
 		nodes, _, _ := unstructured.NestedInt64(u.Object, "spec", "trainer", "numNodes")
 		s.Workers = int32(nodes)

@@ -11,8 +11,9 @@ import (
 	"k8s.io/utils/ptr"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/printers"
 )
 
 // JobSummary is one row of a jobs list, for every training job kind.
@@ -20,9 +21,9 @@ type JobSummary struct {
 	Type      string `json:"type"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
-	// Status is the CLI's one-word status: Succeeded, Failed, Queued,
-	// Suspended, Restarting, Running, Created or Pending.
-	Status string `json:"status"`
+	// Status is the job's phase, the same word the CLI, the SDK and the
+	// mpijob_jobs metric use.
+	Status mpijob.Phase `json:"status"`
 	// Workers is the desired worker count; ActiveWorkers those pending or
 	// running.
 	Workers       int32  `json:"workers"`
@@ -53,10 +54,10 @@ func summarize(job *kubeflow.MPIJob) JobSummary {
 		Type:      kubeflow.SchemeGroupVersionKind.Kind,
 		Namespace: job.Namespace,
 		Name:      job.Name,
-		Status:    printers.Status(job),
+		Status:    mpijob.PhaseOf(job),
 		Workers:   printers.Workers(job),
 		GPUs:      printers.TotalGPUs(job),
-		Queue:     printers.Queue(job),
+		Queue:     mpijob.QueueOf(job),
 		Created:   job.CreationTimestamp.Time,
 		Started:   timePtr(job.Status.StartTime),
 		Finished:  timePtr(job.Status.CompletionTime),
@@ -95,10 +96,10 @@ type Diagnosis struct {
 }
 
 func diagnose(job *kubeflow.MPIJob, pods []corev1.Pod, wl *kueue.Workload) *Diagnosis {
-	if c := printers.Condition(job, kubeflow.JobFailed); c != nil {
+	if c := mpijob.TrueCondition(job, kubeflow.JobFailed); c != nil {
 		return &Diagnosis{Severity: "danger", Reason: c.Reason, Message: c.Message}
 	}
-	if printers.Condition(job, kubeflow.JobSucceeded) != nil {
+	if mpijob.TrueCondition(job, kubeflow.JobSucceeded) != nil {
 		return nil
 	}
 	if wl != nil && !workloadAdmitted(wl) {
@@ -108,7 +109,7 @@ func diagnose(job *kubeflow.MPIJob, pods []corev1.Pod, wl *kueue.Workload) *Diag
 			}
 		}
 	}
-	if c := printers.Condition(job, kubeflow.JobRestarting); c != nil {
+	if c := mpijob.TrueCondition(job, kubeflow.JobRestarting); c != nil {
 		return &Diagnosis{Severity: "warning", Reason: c.Reason, Message: c.Message}
 	}
 	for i := range pods {
@@ -256,4 +257,4 @@ func belongsTo(e *corev1.Event, job string) bool {
 }
 
 // queueLabel names a job's Kueue LocalQueue.
-const queueLabel = printers.QueueLabel
+const queueLabel = mpijob.QueueLabel

@@ -155,7 +155,7 @@ func TestBadInput(t *testing.T) {
 		"missing file":          {"", []string{"mpijob", "create", "-f", "/nonexistent/job.yaml"}, "reading /nonexistent/job.yaml"},
 		"missing NAME":          {"", []string{"mpijob", "create", "--image", "mpi-pi"}, "a NAME argument is required"},
 		"nothing to create":     {"", []string{"mpijob", "create"}, "either -f FILE, or NAME and --image"},
-		"no image":              {"", []string{"mpijob", "create", "pi"}, "--image is required"},
+		"no image":              {"", []string{"mpijob", "create", "pi"}, "--image: Required value"},
 		"bad env":               {"", []string{"mpijob", "create", "pi", "--image", "i", "--env", "NOEQUALS"}, "--env must be KEY=VALUE"},
 		"bad workers":           {"", []string{"mpijob", "create", "pi", "--image", "i", "--workers", "many"}, `invalid argument "many"`},
 		"-f with flags":         {jobManifest, []string{"mpijob", "create", "-f", "-", "--image", "x"}, "--image cannot be combined with -f"},

@@ -11,20 +11,23 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/builder"
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/logs"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/jobspec"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/logs"
 )
 
 type createOptions struct {
 	*options
 	filename string
-	build    builder.Options
+	build    jobspec.Spec
+	env      []string
 	command  string
 	dryRun   string
 	output   string
@@ -66,9 +69,9 @@ launcher's log while waiting (log errors are reported as warnings).`,
 	f.Int64Var(&co.build.GPUsPerWorker, "gpus-per-worker", 0, "nvidia.com/gpu limit of each worker")
 	f.StringVar(&co.build.CPU, "cpu", "", "CPU request and limit of each worker (e.g. 4 or 500m)")
 	f.StringVar(&co.build.Memory, "memory", "", "memory request and limit of each worker (e.g. 16Gi)")
-	f.Int32Var(&co.build.Slots, "slots", 0, "MPI slots per worker (default: --gpus-per-worker, or 1)")
+	f.Int32Var(&co.build.SlotsPerWorker, "slots", 0, "MPI slots per worker (default: --gpus-per-worker, or 1)")
 	f.StringVar(&co.command, "command", "", "launcher command, split on spaces (e.g. \"mpirun -np 8 python train.py\")")
-	f.StringArrayVar(&co.build.Env, "env", nil, "environment variable KEY=VALUE for all pods (repeatable)")
+	f.StringArrayVar(&co.env, "env", nil, "environment variable KEY=VALUE for all pods (repeatable)")
 	f.StringVar(&co.build.Queue, "queue", "", "Kueue LocalQueue (sets the kueue.x-k8s.io/queue-name label)")
 	f.StringVar(&co.build.MPIImplementation, "mpi-implementation", "OpenMPI", "OpenMPI, Intel or MPICH")
 	f.StringVar(&co.dryRun, "dry-run", "none", "none, client (print only) or server (validated and defaulted by the API server, not persisted)")
@@ -212,17 +215,46 @@ func (co *createOptions) job(c *cobra.Command, args []string) (*kubeflow.MPIJob,
 	if co.command != "" && len(after) > 0 {
 		return nil, usageErr(errors.New("give the launcher command with --command or after --, not both"))
 	}
-	bo := co.build
-	bo.Name = names[0]
-	bo.Command = strings.Fields(co.command)
+	spec := co.build
+	spec.Name = names[0]
+	spec.Command = strings.Fields(co.command)
 	if len(after) > 0 {
-		bo.Command = after
+		spec.Command = after
 	}
-	job, err := builder.Build(bo)
-	if err != nil {
-		return nil, usageErr(err)
+	for _, kv := range co.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErr(fmt.Errorf("--env must be KEY=VALUE, not %q", kv))
+		}
+		spec.Env = append(spec.Env, corev1.EnvVar{Name: k, Value: v})
+	}
+	job, errs := spec.Build()
+	if len(errs) > 0 {
+		return nil, usageErr(flagErrors(errs))
 	}
 	return job, nil
+}
+
+// specFlags names the flag (or argument) of each jobspec field.
+var specFlags = map[string]string{
+	"name": "NAME", "image": "--image", "workers": "--workers", "gpusPerWorker": "--gpus-per-worker",
+	"cpu": "--cpu", "memory": "--memory", "slotsPerWorker": "--slots", "mpiImplementation": "--mpi-implementation",
+	"queue": "--queue", "env": "--env", "command": "--command",
+}
+
+// flagErrors says the jobspec's field errors in the words of the flags.
+func flagErrors(errs field.ErrorList) error {
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		root, _, _ := strings.Cut(e.Field, "[")
+		root, _, _ = strings.Cut(root, ".")
+		name := specFlags[root]
+		if name == "" {
+			name = e.Field
+		}
+		msgs = append(msgs, name+": "+e.ErrorBody())
+	}
+	return fmt.Errorf("invalid flags: %s", strings.Join(msgs, "; "))
 }
 
 var mpiJobGK = schema.GroupKind{Group: kubeflow.GroupName, Kind: "MPIJob"}

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/printers"
 )
 
 func newDescribeCommand(o *options) *cobra.Command {

@@ -13,9 +13,10 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/queue"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/printers"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/queue"
 )
 
 type getOptions struct {
@@ -123,7 +124,7 @@ func (g *getOptions) run(c *cobra.Command, args []string) error {
 func (g *getOptions) addQueuePositions(ctx context.Context, rc rest.Interface, views []printers.JobView) {
 	byQueue := map[[2]string][]int{}
 	for i, v := range views {
-		if q := printers.Queue(v.Job); q != "" && printers.Status(v.Job) == "Queued" {
+		if q := mpijob.QueueOf(v.Job); q != "" && mpijob.PhaseOf(v.Job) == mpijob.PhaseQueued {
 			k := [2]string{v.Job.Namespace, q}
 			byQueue[k] = append(byQueue[k], i)
 		}

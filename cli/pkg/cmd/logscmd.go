@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/logs"
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/logs"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/printers"
 )
 
 func newLogsCommand(o *options) *cobra.Command {

@@ -12,8 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // kubeLogSource is logs.Source over the Kubernetes API.
@@ -93,6 +93,5 @@ func (s *kubeLogSource) Finished(ctx context.Context) (bool, error) {
 		}
 		return false, fmt.Errorf("reading mpijob %s: %w", s.job, err)
 	}
-	st := printers.Status(&job)
-	return st == "Succeeded" || st == "Failed", nil
+	return mpijob.PhaseOf(&job).Finished(), nil
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/mpijob-platform/mpijob-platform/cli/pkg/printers"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // pollInterval is how often waits re-read the job.
@@ -79,10 +79,10 @@ func waitForCompletion(ctx context.Context, cl client.Client, ns, name string, t
 		switch {
 		case err == nil:
 			last, lastErr = &job, nil
-			if c := printers.Condition(&job, kubeflow.JobSucceeded); c != nil {
+			if c := mpijob.TrueCondition(&job, kubeflow.JobSucceeded); c != nil {
 				return nil
 			}
-			if c := printers.Condition(&job, kubeflow.JobFailed); c != nil {
+			if c := mpijob.TrueCondition(&job, kubeflow.JobFailed); c != nil {
 				msg := c.Message
 				if msg == "" {
 					msg = "no message"
@@ -116,12 +116,12 @@ func stillWhat(job *kubeflow.MPIJob, lastErr error) string {
 		}
 		return "it could not be read"
 	}
-	switch s := printers.Status(job); s {
-	case "Queued":
-		return fmt.Sprintf("it is still queued in %s (suspended until Kueue admits it)", printers.Queue(job))
-	case "Suspended":
+	switch s := mpijob.PhaseOf(job); s {
+	case mpijob.PhaseQueued:
+		return fmt.Sprintf("it is still queued in %s (suspended until Kueue admits it)", mpijob.QueueOf(job))
+	case mpijob.PhaseSuspended:
 		return "it is still suspended (resume it with: kubectl odh mpijob resume " + job.Name + ")"
 	default:
-		return "it is still " + map[string]string{"Running": "running", "Restarting": "restarting", "Created": "starting", "Pending": "pending"}[s]
+		return "it is still " + map[mpijob.Phase]string{mpijob.PhaseRunning: "running", mpijob.PhaseRestarting: "restarting", mpijob.PhaseCreated: "starting", mpijob.PhasePending: "pending"}[s]
 	}
 }

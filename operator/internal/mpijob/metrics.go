@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // Upstream's metric names are kept so that existing dashboards work; ours
@@ -86,7 +87,7 @@ func NewPhaseCollector(r client.Reader) prometheus.Collector {
 			err := r.List(ctx, l)
 			return l.Items, err
 		},
-		desc: prometheus.NewDesc("mpijob_jobs", "MPIJobs by namespace and phase (the latest true condition).", []string{"namespace", "phase"}, nil),
+		desc: prometheus.NewDesc("mpijob_jobs", "MPIJobs by namespace and phase (Succeeded, Failed, Queued, Suspended, Restarting, Running, Created or Pending, as kubectl odh mpijob get says).", []string{"namespace", "phase"}, nil),
 	}
 }
 
@@ -102,20 +103,9 @@ func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counts := map[[2]string]int{}
 	for i := range jobs {
-		counts[[2]string{jobs[i].Namespace, Phase(&jobs[i].Status)}]++
+		counts[[2]string{jobs[i].Namespace, string(mpijob.PhaseOf(&jobs[i]))}]++
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
-}
-
-// Phase names a job's state: the latest true condition among Succeeded,
-// Failed, Suspended, Running and Created; Pending when none is true.
-func Phase(st *kubeflow.JobStatus) string {
-	for _, t := range []kubeflow.JobConditionType{kubeflow.JobSucceeded, kubeflow.JobFailed, kubeflow.JobSuspended, kubeflow.JobRunning, kubeflow.JobCreated} {
-		if isTrue(st, t) {
-			return string(t)
-		}
-	}
-	return "Pending"
 }

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -272,6 +273,15 @@ func (w *MPIJobWebhook) preCheck(ctx context.Context, job *kubeflow.MPIJob, lq *
 	requests, limits, pods := jobTotals(sets)
 	var warnings admission.Warnings
 	var never []string
+	var causes []metav1.StatusCause
+	refuse := func(where string, s []shortfall) {
+		never = append(never, where+":")
+		for _, x := range s {
+			w := x.wire(where)
+			never = append(never, "  "+w.String())
+			causes = append(causes, w.Cause())
+		}
+	}
 
 	quotas := &corev1.ResourceQuotaList{}
 	if err := w.Reader.List(ctx, quotas, client.InNamespace(job.Namespace)); err != nil {
@@ -281,8 +291,7 @@ func (w *MPIJobWebhook) preCheck(ctx context.Context, job *kubeflow.MPIJob, lq *
 		q := &quotas.Items[i]
 		v := checkResourceQuota(q, requests, limits, pods)
 		if len(v.Never) > 0 {
-			never = append(never, fmt.Sprintf("ResourceQuota %s/%s:", q.Namespace, q.Name))
-			never = append(never, indent(v.Never)...)
+			refuse(fmt.Sprintf("ResourceQuota %s/%s", q.Namespace, q.Name), v.Never)
 		}
 		if len(v.Later) > 0 {
 			warnings = append(warnings, fmt.Sprintf("ResourceQuota %s/%s is nearly used up, pods will wait until others finish: %s", q.Namespace, q.Name, joinShortfalls(v.Later)))
@@ -299,8 +308,7 @@ func (w *MPIJobWebhook) preCheck(ctx context.Context, job *kubeflow.MPIJob, lq *
 		default:
 			v := checkClusterQueue(cq, cohort, sets)
 			if len(v.Never) > 0 {
-				never = append(never, fmt.Sprintf("ClusterQueue %s (behind LocalQueue %s/%s):", cq.Name, lq.Namespace, lq.Name))
-				never = append(never, indent(v.Never)...)
+				refuse(fmt.Sprintf("ClusterQueue %s (behind LocalQueue %s/%s)", cq.Name, lq.Namespace, lq.Name), v.Never)
 			}
 			if len(v.Later) > 0 {
 				warnings = append(warnings, fmt.Sprintf("the job will queue: ClusterQueue %s (behind LocalQueue %s) cannot admit it now and has %d workload(s) pending: %s", cq.Name, lq.Name, cq.Status.PendingWorkloads, joinShortfalls(v.Later)))
@@ -311,7 +319,11 @@ func (w *MPIJobWebhook) preCheck(ctx context.Context, job *kubeflow.MPIJob, lq *
 	if len(never) > 0 {
 		msg := fmt.Sprintf("MPIJob %s can never run: it requests %s over %d pod(s), more than its quota allows.\n%s\nTo run it, lower the workers (spec.mpiReplicaSpecs[Worker].replicas) or their requests, or ask a platform admin to raise the quota.",
 			job.Name, formatList(requests), pods, strings.Join(never, "\n"))
-		return warnings, apierrors.NewForbidden(kubeflow.SchemeGroupVersion.WithResource("mpijobs").GroupResource(), job.Name, errors.New(msg))
+		// The numbers travel as causes too (pkg/mpijob/quota), so that no
+		// client parses the message.
+		denial := apierrors.NewForbidden(kubeflow.SchemeGroupVersion.WithResource("mpijobs").GroupResource(), job.Name, errors.New(msg))
+		denial.ErrStatus.Details.Causes = causes
+		return warnings, denial
 	}
 	return warnings, nil
 }
@@ -344,14 +356,6 @@ func (w *MPIJobWebhook) clusterQueue(ctx context.Context, lq *kueue.LocalQueue) 
 		return nil, cohort, fmt.Errorf("reading Cohort %s: %w", cq.Spec.CohortName, err)
 	}
 	return cq, cohort, nil
-}
-
-func indent(s []shortfall) []string {
-	out := make([]string, len(s))
-	for i, x := range s {
-		out[i] = "  " + x.String()
-	}
-	return out
 }
 
 func joinShortfalls(s []shortfall) string {

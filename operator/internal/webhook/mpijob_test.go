@@ -26,6 +26,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	mpijobquota "github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 )
 
 func testScheme(t *testing.T) *runtime.Scheme {
@@ -165,6 +166,7 @@ func TestValidateCreate(t *testing.T) {
 		wantErr      []string
 		forbidden    bool
 		wantWarnings []string
+		wantCauses   []mpijobquota.Shortfall
 	}{
 		{name: "fits now", mutate: func(j *kubeflow.MPIJob) { j.Labels = map[string]string{QueueNameLabel: "gpus"}; setWorkers(j, 1) }},
 		{
@@ -175,10 +177,13 @@ func TestValidateCreate(t *testing.T) {
 			name: "can never fit the ClusterQueue", mutate: func(j *kubeflow.MPIJob) { j.Labels = map[string]string{QueueNameLabel: "gpus"}; setWorkers(j, 5) },
 			forbidden: true,
 			wantErr:   []string{"can never run", "ClusterQueue team-a-cq (behind LocalQueue team-a/gpus):", "nvidia.com/gpu: requested 40, used 24, available 8, limit 32", "lower the workers"},
+			wantCauses: []mpijobquota.Shortfall{{Resource: "nvidia.com/gpu", Requested: "40", Used: "24", Available: "8", Limit: "32",
+				Where: "ClusterQueue team-a-cq (behind LocalQueue team-a/gpus)", Note: "ClusterQueue team-a-cq: h100 nominal 32"}},
 		},
 		{
 			name: "can never fit the ResourceQuota", mutate: func(j *kubeflow.MPIJob) { setWorkers(j, 9) }, forbidden: true,
-			wantErr: []string{"ResourceQuota team-a/compute:", "requests.nvidia.com/gpu: requested 72, used 0, available 64, limit 64"},
+			wantErr:    []string{"ResourceQuota team-a/compute:", "requests.nvidia.com/gpu: requested 72, used 0, available 64, limit 64"},
+			wantCauses: []mpijobquota.Shortfall{{Resource: "requests.nvidia.com/gpu", Requested: "72", Used: "0", Available: "64", Limit: "64", Where: "ResourceQuota team-a/compute"}},
 		},
 		{
 			name: "unknown queue lists the real ones", mutate: func(j *kubeflow.MPIJob) { j.Labels = map[string]string{QueueNameLabel: "gpu"} },
@@ -220,6 +225,10 @@ func TestValidateCreate(t *testing.T) {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("error lacks %q:\n%v", want, err)
 					}
+				}
+				got, cerr := mpijobquota.FromError(err)
+				if cerr != nil || !cmp.Equal(tc.wantCauses, got) {
+					t.Errorf("quota causes %+v (%v), want %+v", got, cerr, tc.wantCauses)
 				}
 			}
 			if diff := cmp.Diff(tc.wantWarnings, []string(warnings)); diff != "" {

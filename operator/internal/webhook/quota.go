@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
+
+	mpijobquota "github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 )
 
 // shortfall is one resource a job asks more of than a quota gives.
@@ -19,12 +21,12 @@ type shortfall struct {
 	Note      string            // why, when the numbers alone do not say it
 }
 
-func (s shortfall) String() string {
-	line := fmt.Sprintf("%s: requested %s, used %s, available %s, limit %s", s.Resource, s.Requested.String(), s.Used.String(), s.Available.String(), s.Limit.String())
-	if s.Note != "" {
-		line += " (" + s.Note + ")"
-	}
-	return line
+func (s shortfall) String() string { return s.wire("").String() }
+
+// wire is the shortfall as the refusal carries it (pkg/mpijob/quota).
+func (s shortfall) wire(where string) mpijobquota.Shortfall {
+	return mpijobquota.Shortfall{Resource: s.Resource, Requested: s.Requested.String(), Used: s.Used.String(),
+		Available: s.Available.String(), Limit: s.Limit.String(), Where: where, Note: s.Note}
 }
 
 // verdict is what a quota says about a job: resources it can never get

@@ -20,7 +20,10 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/google/go-cmp/cmp"
+
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
@@ -300,6 +303,12 @@ func TestJobsThatCanNeverFitAreRejectedWithNumbers(t *testing.T) {
 	err := dataScientist(t, quotaNS).Client.Create(ctx, gpuJob(quotaNS, "eight", 1, 8, "1s"))
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "ResourceQuota "+quotaNS+"/gpus:\n  requests.nvidia.com/gpu: requested 8, used 0, available 4, limit 4") {
 		t.Errorf("err = %v, want the ResourceQuota numbers", err)
+	} // The numbers come through the API server as structured causes, which
+	// the CLI, console and SDK read instead of the message.
+	got, cerr := quota.FromError(err)
+	want := []quota.Shortfall{{Resource: "requests.nvidia.com/gpu", Requested: "8", Used: "0", Available: "4", Limit: "4", Where: "ResourceQuota " + quotaNS + "/gpus"}}
+	if cerr != nil || !cmp.Equal(got, want) {
+		t.Errorf("quota causes %+v (%v), want %+v", got, cerr, want)
 	}
 }
 

@@ -24,8 +24,12 @@ def ok(obj: Any, headers: Optional[Mapping[str, str]] = None) -> Response:
     return Response(200, dict(headers or {}), json.dumps(obj).encode())
 
 
-def fail(code: int, reason: str = "", message: str = "", headers: Optional[Mapping[str, str]] = None) -> HTTPStatusError:
-    body = json.dumps({"kind": "Status", "status": "Failure", "code": code, "reason": reason, "message": message}).encode()
+def fail(code: int, reason: str = "", message: str = "", headers: Optional[Mapping[str, str]] = None,
+         details: Optional[Mapping[str, Any]] = None) -> HTTPStatusError:
+    status: Dict[str, Any] = {"kind": "Status", "status": "Failure", "code": code, "reason": reason, "message": message}
+    if details is not None:
+        status["details"] = dict(details)
+    body = json.dumps(status).encode()
     return HTTPStatusError(code, body, dict(headers or {}))
 
 

@@ -22,23 +22,10 @@ from openshift_ai_sdk.training import (
 from openshift_ai_sdk.training.errors import (
     error_from_status,
     parse_quantity,
-    parse_quota_message,
+    quota_shortfalls,
     remediation_for,
     split_warning_header,
 )
-
-# The webhook's refusal as the API server relays it (operator/internal/webhook/mpijob.go).
-QUOTA_MESSAGE = (
-    'admission webhook "mpijobs.validation.mpijob.io" denied the request: mpijobs.kubeflow.org "huge" is forbidden: '
-    "MPIJob huge can never run: it requests cpu=4, memory=16Gi, nvidia.com/gpu=24 over 4 pod(s), more than its quota allows.\n"
-    "ClusterQueue team-a (behind LocalQueue team-a/gpus):\n"
-    "  nvidia.com/gpu: requested 24, used 8, available 8, limit 16 (ClusterQueue team-a: h100 nominal 16)\n"
-    "ResourceQuota team-a/compute:\n"
-    "  requests.nvidia.com/gpu: requested 24, used 8, available 12, limit 20\n"
-    "  requests.memory: requested 16Gi, used 512Mi, available 7680Mi, limit 8Gi\n"
-    "To run it, lower the workers (spec.mpiReplicaSpecs[Worker].replicas) or their requests, or ask a platform admin to raise the quota."
-)
-
 
 def status(code: int, reason: str, message: str, **details: Any) -> bytes:
     body: Dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message}
@@ -47,28 +34,24 @@ def status(code: int, reason: str, message: str, **details: Any) -> bytes:
     return json.dumps(body).encode()
 
 
-def test_quota_refusal_becomes_quota_exceeded_with_the_numbers() -> None:
-    err = error_from_status(403, status(403, "Forbidden", QUOTA_MESSAGE), what="creating mpijob team-a/huge")
-    assert isinstance(err, QuotaExceededError)
-    assert isinstance(err, ValueError) and isinstance(err, TrainingError)
-    assert err.status == 403 and err.reason == "Forbidden"
-    assert err.requested == {"nvidia.com/gpu": "24", "requests.nvidia.com/gpu": "24", "requests.memory": "16Gi"}
-    assert err.used == {"nvidia.com/gpu": "8", "requests.nvidia.com/gpu": "8", "requests.memory": "512Mi"}
-    assert err.available == {"nvidia.com/gpu": "8", "requests.nvidia.com/gpu": "12", "requests.memory": "7680Mi"}
-    assert err.limit["requests.nvidia.com/gpu"] == "20"
-    first = err.shortfalls[0]
-    assert first.quota == "ClusterQueue team-a (behind LocalQueue team-a/gpus)"
-    assert first.note == "ClusterQueue team-a: h100 nominal 16"
-    assert err.shortfalls[2].quantity("available") == Decimal(7680 * 2**20)
-    assert str(err).startswith("creating mpijob team-a/huge: admission webhook")
-    assert "To run it, lower the workers" in str(err)
+def test_quota_cause_that_is_not_the_contract_is_an_error() -> None:
+    causes = [{"reason": "QuotaShortfall", "field": "ResourceQuota ns/q", "message": "requested 2, used 0"}]
+    with pytest.raises(APIError, match="not the documented JSON"):
+        error_from_status(403, status(403, "Forbidden", "denied", causes=causes), what="creating mpijob ns/x")
 
 
-def test_quota_line_for_a_resource_the_queue_does_not_cover() -> None:
-    line = "  example.com/fpga: requested 2, used 0, available 0, limit 0 (ClusterQueue q has no quota for example.com/fpga; Kueue cannot admit a job that requests it)"
-    [s] = parse_quota_message("ClusterQueue q (behind LocalQueue ns/q):\n" + line)
-    assert (s.resource, s.requested, s.available, s.limit) == ("example.com/fpga", "2", "0", "0")
-    assert s.note.startswith("ClusterQueue q has no quota")
+def test_quota_shortfall_quantities_are_numbers() -> None:
+    causes = [{"reason": "QuotaShortfall", "field": "ResourceQuota ns/q",
+               "message": json.dumps({"resource": "requests.memory", "requested": "16Gi", "used": "512Mi", "available": "7680Mi", "limit": "8Gi", "where": "ResourceQuota ns/q"})}]
+    [s] = quota_shortfalls({"causes": causes})
+    assert s.quantity("available") == Decimal(7680 * 2**20)
+    assert s.quota == "ResourceQuota ns/q"
+
+
+def test_webhook_denial_without_quota_causes_is_forbidden() -> None:
+    msg = 'admission webhook "mpijobs.validation.mpijob.io" denied the request: mpijobs.kubeflow.org "x" is forbidden: alice may not create pods'
+    err = error_from_status(403, status(403, "Forbidden", msg), what="creating mpijob ns/x")
+    assert isinstance(err, ForbiddenError) and not isinstance(err, QuotaExceededError)
 
 
 def test_invalid_with_causes_becomes_validation_error_with_field_paths() -> None:

@@ -162,7 +162,9 @@ def test_client_gives_up_with_api_error_or_unreachable() -> None:
 
 def test_create_refused_by_quota_or_validation_is_sent_once() -> None:
     path = mpijobs_path("ns")
-    t = FakeTransport().on("POST", path, fail(403, "Forbidden", "MPIJob pi can never run:\nResourceQuota ns/q:\n  pods: requested 3, used 0, available 2, limit 2"))
+    cause = {"reason": "QuotaShortfall", "field": "ResourceQuota ns/q",
+             "message": '{"resource":"pods","requested":"3","used":"0","available":"2","limit":"2","where":"ResourceQuota ns/q"}'}
+    t = FakeTransport().on("POST", path, fail(403, "Forbidden", "MPIJob pi can never run", details={"causes": [cause]}))
     with pytest.raises(QuotaExceededError):
         MPIJob("pi", "img", "mpirun x", client=fast_client(t)).create()
     assert len(t.calls("POST", path)) == 1

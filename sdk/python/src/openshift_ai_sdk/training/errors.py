@@ -82,9 +82,9 @@ class ValidationError(TrainingError, ValueError):
 class QuotaShortfall:
     """One resource a job asks more of than a quota can ever give.
 
-    The admission webhook prints one line per shortfall:
-    ``<resource>: requested <q>, used <q>, available <q>, limit <q>[ (<note>)]``,
-    quantities in Kubernetes notation (``24``, ``16Gi``, ``500m``).
+    The admission webhook sends one ``QuotaShortfall`` cause per resource in the
+    refusal's ``details.causes`` (see :func:`quota_shortfalls`), quantities in
+    Kubernetes notation (``24``, ``16Gi``, ``500m``).
 
     Attributes:
         resource: as the quota names it (``requests.nvidia.com/gpu``,
@@ -241,41 +241,45 @@ class AdmissionWarning(UserWarning):
 # ---------------------------------------------------------------------------
 # Parsing what the API server says.
 
-_SHORTFALL = re.compile(
-    r"^\s*(?P<resource>[^\s:][^:]*?): requested (?P<requested>\S+), used (?P<used>\S+), "
-    r"available (?P<available>\S+), limit (?P<limit>[^\s(]+)(?: \((?P<note>.*)\))?\s*$"
-)
-_QUOTA_HEADER = re.compile(r"^\s*(?P<quota>(?:ResourceQuota|ClusterQueue) .+):\s*$")
+QUOTA_CAUSE_TYPE = "QuotaShortfall"
+"""The ``details.causes[].reason`` of a quota shortfall (pkg/mpijob/quota in Go)."""
 
 
-def parse_quota_message(message: str) -> List[QuotaShortfall]:
-    """Parse the quota lines of the admission webhook's refusal.
+def quota_shortfalls(details: Any) -> List[QuotaShortfall]:
+    """Read the quota shortfalls of a refusal's ``details.causes``.
 
-    >>> parse_quota_message('''MPIJob huge can never run: ...
-    ... ResourceQuota team-a/compute:
-    ...   requests.nvidia.com/gpu: requested 24, used 8, available 12, limit 20''')[0].available
+    The admission webhook sends one cause per resource: ``reason``
+    ``QuotaShortfall``, ``field`` naming the quota, ``message`` a JSON object
+    with ``resource``, ``requested``, ``used``, ``available``, ``limit``,
+    ``where`` and ``note`` (docs/reference/admission-errors.md).
+
+    >>> quota_shortfalls({"causes": [{"reason": "QuotaShortfall", "field": "ResourceQuota team-a/compute",
+    ...     "message": '{"resource":"requests.nvidia.com/gpu","requested":"24","used":"8","available":"12","limit":"20",'
+    ...                '"where":"ResourceQuota team-a/compute"}'}]})[0].available
     '12'
     """
     out: List[QuotaShortfall] = []
-    quota = ""
-    for line in message.splitlines():
-        h = _QUOTA_HEADER.match(line)
-        if h:
-            quota = h.group("quota")
+    causes = details.get("causes") if isinstance(details, Mapping) else None
+    for c in causes or []:
+        if not isinstance(c, Mapping) or c.get("reason") != QUOTA_CAUSE_TYPE:
             continue
-        m = _SHORTFALL.match(line)
-        if m:
-            out.append(
-                QuotaShortfall(
-                    resource=m.group("resource").strip(),
-                    requested=m.group("requested"),
-                    used=m.group("used"),
-                    available=m.group("available"),
-                    limit=m.group("limit"),
-                    quota=quota,
-                    note=m.group("note") or "",
-                )
+        try:
+            d = json.loads(str(c.get("message") or ""))
+        except ValueError as e:
+            raise APIError(f"the quota refusal's cause for {c.get('field')!r} is not the documented JSON: {e}") from e
+        if not isinstance(d, Mapping):
+            raise APIError(f"the quota refusal's cause for {c.get('field')!r} is not a JSON object")
+        out.append(
+            QuotaShortfall(
+                resource=str(d.get("resource", "")),
+                requested=str(d.get("requested", "")),
+                used=str(d.get("used", "")),
+                available=str(d.get("available", "")),
+                limit=str(d.get("limit", "")),
+                quota=str(d.get("where") or c.get("field") or ""),
+                note=str(d.get("note") or ""),
             )
+        )
     return out
 
 
@@ -354,7 +358,7 @@ def error_from_status(status: int, body: Any, *, what: str, headers: Optional[Ma
             causes = field_errors_from_message(message) or causes
         return ValidationError(text + _fix_hint(causes), causes=causes, reason=reason or "Invalid", status=status)
     if status == 403:
-        shortfalls = parse_quota_message(message)
+        shortfalls = quota_shortfalls(details)
         if shortfalls:
             return QuotaExceededError(text, shortfalls, reason=reason or "Forbidden", status=status)
         if "denied the request" in message or "admission webhook" in message:
@@ -469,6 +473,7 @@ __all__ = [
     "WaitTimeoutError",
     "error_from_status",
     "parse_quantity",
-    "parse_quota_message",
+    "quota_shortfalls",
+    "QUOTA_CAUSE_TYPE",
     "remediation_for",
 ]

@@ -32,6 +32,8 @@ CLEAN_POD_POLICIES = ("None", "Running", "All")
 # DNS-1035 label (a letter first), as mpi-operator checks too.
 _MAX_NAME = 63 - len("-worker-") - 5
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 # Every worker is a line of the hostfile in the job's ConfigMap (at most 1 MiB);
 # the platform may admit fewer.
 _MAX_WORKERS = 1024
@@ -313,7 +315,7 @@ def build_manifest(p: JobParams) -> Dict[str, Any]:
     the way what the API server would refuse, so mistakes surface before any
     request, each as a :class:`ValidationError` with the field path."""
     validate_name(p.name)
-    if not p.image or not isinstance(p.image, str):
+    if not isinstance(p.image, str) or not p.image.strip():
         raise ValidationError("spec.mpiReplicaSpecs[Launcher].template.spec.containers[0].image: an image is required", field_path="spec.mpiReplicaSpecs[Launcher].template.spec.containers[0].image")
     workers = _int_field(p.workers, "spec.mpiReplicaSpecs[Worker].replicas", 1,
                          "must be at least 1; set run_launcher_as_worker=True to also train on the launcher",
@@ -329,6 +331,12 @@ def build_manifest(p: JobParams) -> Dict[str, Any]:
                _MAX_SLOTS_PER_WORKER,
                f"must be at most {_MAX_SLOTS_PER_WORKER} MPI processes per worker: set it to the GPUs (or CPU cores) of one worker")
     impl = normalize_implementation(p.mpi_implementation)
+    if p.queue is not None and (len(p.queue) > 253 or not _DNS_1123_SUBDOMAIN.match(p.queue)):
+        raise ValidationError(
+            f"metadata.labels[kueue.x-k8s.io/queue-name]: Invalid value: {p.queue!r}: is not a LocalQueue name: lower-case "
+            "letters, digits, '-' and '.'",
+            field_path="metadata.labels[kueue.x-k8s.io/queue-name]",
+        )
     if p.clean_pod_policy not in CLEAN_POD_POLICIES:
         raise ValidationError(f"spec.runPolicy.cleanPodPolicy: Unsupported value: {p.clean_pod_policy!r}: supported values: None, Running, All", field_path="spec.runPolicy.cleanPodPolicy")
     backoff = _int_field(p.backoff_limit, "spec.runPolicy.backoffLimit", 0, "must be greater than or equal to 0")
@@ -340,6 +348,14 @@ def build_manifest(p: JobParams) -> Dict[str, Any]:
     launcher_cmd = split_command(p.command, "spec.mpiReplicaSpecs[Launcher].template.spec.containers[0].command")
     worker_cmd = split_command(p.worker_command, "spec.mpiReplicaSpecs[Worker].template.spec.containers[0].command")
     env = env_list(p.env)
+    for i, e in enumerate(env):
+        name = str(e.get("name", ""))
+        if not _ENV_VAR_NAME.match(name):
+            raise ValidationError(
+                f"env[{i}].name: Invalid value: {name!r}: is not a valid variable name: letters, digits, '_', '-' and '.', "
+                "not starting with a digit",
+                field_path=f"env[{i}].name",
+            )
     volumes = list(p.volumes)
     names = [v.name for v in volumes]
     if len(set(names)) != len(names):

@@ -180,7 +180,7 @@ def _phase(conds: Tuple[Condition, ...], suspended: bool, queued: bool) -> Tuple
                 return c
         return None
 
-    if c := true("Succeeded"):
+    if c := true("Succeeded") or true("Complete"):
         return "Succeeded", c
     if c := true("Failed"):
         return "Failed", c

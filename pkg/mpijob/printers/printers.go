@@ -18,10 +18,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
-
-// QueueLabel is the Kueue label naming the LocalQueue of a job.
-const QueueLabel = "kueue.x-k8s.io/queue-name"
 
 // GPUResource is the GPU extended resource.
 const GPUResource corev1.ResourceName = "nvidia.com/gpu"
@@ -35,51 +33,6 @@ type JobView struct {
 	// QueuePosition is a queued job's place in its LocalQueue from Kueue's
 	// visibility API (1 is admitted next); 0 when unknown.
 	QueuePosition int32
-}
-
-// Condition returns the job's condition of the given type, if true.
-func Condition(job *kubeflow.MPIJob, t kubeflow.JobConditionType) *kubeflow.JobCondition {
-	for i := range job.Status.Conditions {
-		c := &job.Status.Conditions[i]
-		if c.Type == t && c.Status == corev1.ConditionTrue {
-			return c
-		}
-	}
-	return nil
-}
-
-// Queue is the job's Kueue LocalQueue, or "".
-func Queue(job *kubeflow.MPIJob) string {
-	if q := job.Labels[QueueLabel]; q != "" {
-		return q
-	}
-	if sp := job.Spec.RunPolicy.SchedulingPolicy; sp != nil {
-		return sp.Queue
-	}
-	return ""
-}
-
-// Status is a one-word summary: Succeeded, Failed, Queued (suspended with
-// a queue), Suspended, Restarting, Running, Created or Pending.
-func Status(job *kubeflow.MPIJob) string {
-	switch {
-	case Condition(job, kubeflow.JobSucceeded) != nil:
-		return "Succeeded"
-	case Condition(job, kubeflow.JobFailed) != nil:
-		return "Failed"
-	case ptr.Deref(job.Spec.RunPolicy.Suspend, false) || Condition(job, kubeflow.JobSuspended) != nil:
-		if Queue(job) != "" {
-			return "Queued"
-		}
-		return "Suspended"
-	case Condition(job, kubeflow.JobRestarting) != nil:
-		return "Restarting"
-	case Condition(job, kubeflow.JobRunning) != nil:
-		return "Running"
-	case Condition(job, kubeflow.JobCreated) != nil:
-		return "Created"
-	}
-	return "Pending"
 }
 
 // Workers is the desired worker count.
@@ -176,11 +129,11 @@ func Header(wide, allNamespaces bool) []string {
 // Row is one table row.
 func Row(v JobView, wide, allNamespaces bool, now time.Time) []string {
 	job := v.Job
-	q := Queue(job)
+	q := mpijob.QueueOf(job)
 	if q == "" {
 		q = none
 	}
-	r := []string{job.Name, Status(job), fmt.Sprintf("%d/%d", ReadyWorkers(v), Workers(job)), q, Age(job.CreationTimestamp, now)}
+	r := []string{job.Name, string(mpijob.PhaseOf(job)), fmt.Sprintf("%d/%d", ReadyWorkers(v), Workers(job)), q, Age(job.CreationTimestamp, now)}
 	if wide {
 		phase := none
 		if l := Launcher(v.Pods); l != nil {

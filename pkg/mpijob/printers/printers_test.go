@@ -16,6 +16,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -44,7 +45,7 @@ func job(name string, workers int32, gpus int64, queue string) *kubeflow.MPIJob 
 		},
 	}
 	if queue != "" {
-		j.Labels = map[string]string{QueueLabel: queue}
+		j.Labels = map[string]string{mpijob.QueueLabel: queue}
 	}
 	return j
 }
@@ -143,7 +144,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./cli/pkg/printers -update)", err)
+		t.Fatalf("%v (run go test ./pkg/mpijob/printers -update)", err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the output (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
@@ -200,20 +201,20 @@ func TestRowValues(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	j := job("x", 1, 0, "")
-	if s := Status(j); s != "Pending" {
+	if s := string(mpijob.PhaseOf(j)); s != "Pending" {
 		t.Errorf("no conditions: %s", s)
 	}
 	j.Spec.RunPolicy.Suspend = ptr.To(true)
-	if s := Status(j); s != "Suspended" {
+	if s := string(mpijob.PhaseOf(j)); s != "Suspended" {
 		t.Errorf("suspended without queue: %s", s)
 	}
 	j.Spec.RunPolicy.Suspend = nil
 	j.Status.Conditions = []kubeflow.JobCondition{cond(kubeflow.JobRunning, "", "", 0), cond(kubeflow.JobRestarting, "", "", 0)}
-	if s := Status(j); s != "Restarting" {
+	if s := string(mpijob.PhaseOf(j)); s != "Restarting" {
 		t.Errorf("restarting: %s", s)
 	}
 	j.Status.Conditions[1].Status = corev1.ConditionFalse
-	if s := Status(j); s != "Running" {
+	if s := string(mpijob.PhaseOf(j)); s != "Running" {
 		t.Errorf("running: %s", s)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // DescribeInput is everything `mpijob describe` shows.
@@ -56,7 +57,7 @@ func Describe(in DescribeInput) string {
 	s := &section{}
 	s.line(0, "Name:         %s", job.Name)
 	s.line(0, "Namespace:    %s", job.Namespace)
-	s.line(0, "Status:       %s", Status(job))
+	s.line(0, "Status:       %s", string(mpijob.PhaseOf(job)))
 	s.line(0, "Age:          %s", Age(job.CreationTimestamp, in.Now))
 
 	launcher := firstContainer(job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher])
@@ -88,7 +89,7 @@ func Describe(in DescribeInput) string {
 			s.line(1, "Memory Per Worker:  %s", q.String())
 		}
 	}
-	s.line(1, "Queue:              %s", orNone(Queue(job)))
+	s.line(1, "Queue:              %s", orNone(mpijob.QueueOf(job)))
 	s.line(1, "MPI Implementation: %s", impl)
 	s.line(1, "Suspend:            %t", ptr.Deref(job.Spec.RunPolicy.Suspend, false))
 
@@ -103,7 +104,7 @@ func Describe(in DescribeInput) string {
 		}
 		_ = tw.Flush()
 	}
-	if c := Condition(job, kubeflow.JobFailed); c != nil && c.Message != "" {
+	if c := mpijob.TrueCondition(job, kubeflow.JobFailed); c != nil && c.Message != "" {
 		s.line(0, "Failure:      %s", c.Message)
 	}
 
