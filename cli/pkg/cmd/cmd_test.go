@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 )
 
 // fakeFactory serves fake clients; with nil clients, asking for them fails
@@ -79,6 +80,9 @@ func TestExitCode(t *testing.T) {
 		Status: metav1.StatusFailure, Code: 403, Reason: metav1.StatusReasonForbidden,
 		Message: `admission webhook "quota.mpijob.io" denied the request: nvidia.com/gpu: requested 64, used 0, available 32, limit 32`,
 	}}
+	// A quota refusal is known by its causes, whatever its message says.
+	quotaDenial := apierrors.NewForbidden(gr, "x", errors.New("can never run"))
+	quotaDenial.ErrStatus.Details.Causes = []metav1.StatusCause{quota.Shortfall{Resource: "pods", Requested: "3", Used: "0", Available: "2", Limit: "2", Where: "ResourceQuota ns/q"}.Cause()}
 	for name, tc := range map[string]struct {
 		err  error
 		want int
@@ -88,7 +92,8 @@ func TestExitCode(t *testing.T) {
 		"wrapped notfound": {fmt.Errorf("getting: %w", apierrors.NewNotFound(gr, "x")), 4},
 		"rbac forbidden":   {apierrors.NewForbidden(gr, "x", errors.New(`User "bob" cannot create resource "mpijobs"`)), 4},
 		"unauthorized":     {apierrors.NewUnauthorized("no"), 4},
-		"quota denial":     {admission, 2},
+		"webhook denial":   {admission, 2},
+		"quota causes":     {quotaDenial, 2},
 		"invalid":          {apierrors.NewInvalid(schema.GroupKind{Group: "kubeflow.org", Kind: "MPIJob"}, "x", field.ErrorList{field.Required(field.NewPath("spec"), "")}), 2},
 		"bad request":      {apierrors.NewBadRequest("nope"), 2},
 		"deadline":         {fmt.Errorf("waiting: %w", context.DeadlineExceeded), 3},

@@ -7,6 +7,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 )
 
 // Exit codes, the same for every command.
@@ -54,6 +56,11 @@ func IsAdmissionDenial(err error) bool {
 	if !apierrors.IsForbidden(err) {
 		return false
 	}
+	if shortfalls, _ := quota.FromError(err); len(shortfalls) > 0 {
+		return true
+	}
+	// Other denials carry no cause; the API server's own prefix of every
+	// webhook refusal names them.
 	msg := err.Error()
 	return strings.Contains(msg, "admission webhook") || strings.Contains(msg, "denied the request")
 }
