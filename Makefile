@@ -131,6 +131,7 @@ generate: ## Regenerate every generated file.
 	$(CONTROLLER_GEN) webhook paths=./operator/internal/webhook/... output:webhook:dir=config/webhook
 	$(GO) run ./tools/dashboards
 	$(GO) run ./tools/rules
+	$(GO) run ./tools/tsgen
 	$(GO) run ./cli/cmd/gen-docs
 	python3 sdk/python/tools/gen_api_docs.py
 	$(GO) run ./tools/manifests

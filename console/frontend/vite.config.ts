@@ -14,6 +14,8 @@ export default defineConfig({
     // `npm run dev` proxies the API to a console started with
     // `go run ./console/cmd/console --kubeconfig ...`.
     proxy: { '/api': 'http://127.0.0.1:8080' },
+    // The contract fixtures shared with Go and the SDK (src/contract.test.ts).
+    fs: { allow: ['.', '../../testdata/contract'] },
   },
   test: {
     environment: 'jsdom',

@@ -12,6 +12,7 @@ import type {
   JobDetails,
   JobForm,
   JobMetrics,
+  NamespaceList,
   PodView,
   QuotaView,
   TrainingJobList,
@@ -148,7 +149,7 @@ export const api = {
     const fresh = () => request<Identity>('GET', '/api/v1/whoami');
     return early<Identity>('whoami')?.catch(fresh) ?? fresh();
   },
-  namespaces: () => request<{ items: string[]; canList: boolean }>('GET', '/api/v1/namespaces'),
+  namespaces: () => request<NamespaceList>('GET', '/api/v1/namespaces'),
   trainingJobs: (namespace: string | null, types: string[] = []) => {
     const fresh = () => request<TrainingJobList>('GET', trainingJobsPath(namespace, types));
     const p = prefetched;

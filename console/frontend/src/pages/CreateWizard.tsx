@@ -24,6 +24,7 @@ import { api, ApiError, fieldErrors } from '../api';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { FieldHelp } from '../components/FieldHelp';
 import { jobURL, navigate } from '../router';
+import { checkForm } from '../validate';
 import type { ConsoleConfig, CreateResponse, JobForm, QuotaView } from '../types';
 
 // The text areas of the advanced step, parsed into the form.
@@ -61,17 +62,21 @@ export function toForm(d: Draft): JobForm {
   return f;
 }
 
-// Local checks that need no server; the dry run checks the rest.
+// Local checks that need no server (src/validate.ts, the rules the
+// contract fixtures pin); the dry run checks the rest.
 function localErrors(d: Draft, step: number): Record<string, string> {
+  const all = checkForm(d.form);
   const e: Record<string, string> = {};
   if (step >= 1) {
     if (!d.namespace) e.namespace = 'Required: the namespace (project) to run in.';
-    if (!d.form.name) e.name = 'Required: a lower-case name such as pi.';
-    else if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(d.form.name))
-      e.name = 'Use lower-case letters, digits and "-", starting with a letter.';
+    if (all.name) e.name = all.name;
   }
-  if (step >= 2 && !d.form.image.trim()) e.image = 'Required: the image with your code and MPI.';
-  if (step >= 3 && d.form.workers < 1) e.workers = 'At least one worker.';
+  if (step >= 2 && all.image) e.image = all.image;
+  if (step >= 3) {
+    for (const f of ['workers', 'gpusPerWorker']) if (all[f]) e[f] = all[f];
+    // The wizard has no slots input: slots follow the GPUs.
+    if (all.slotsPerWorker && !e.gpusPerWorker) e.gpusPerWorker = all.slotsPerWorker;
+  }
   return e;
 }
 

@@ -2,10 +2,10 @@ import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { mockFetch } from '../test/fetchMock';
-import type { JobDetails as Details } from '../types';
+import type { JobDetails as Details, Phase } from '../types';
 import { JobDetails, Metrics } from './JobDetails';
 
-const details = (status: string): Details => ({
+const details = (status: Phase): Details => ({
   summary: { type: 'MPIJob', namespace: 'team-a', name: 'pi', status, workers: 2, activeWorkers: 0, gpus: 2, created: new Date().toISOString() },
   diagnosis:
     status === 'Failed'

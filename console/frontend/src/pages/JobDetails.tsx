@@ -170,7 +170,7 @@ export function JobDetails({ namespace, name, config, pollMs = 5000 }: JobDetail
 
 function Overview({ d }: { d: Details }) {
   const s = d.summary;
-  const conds = d.mpijob.status?.conditions ?? [];
+  const conds = d.mpijob?.status?.conditions ?? [];
   return (
     <>
       {d.diagnosis && (

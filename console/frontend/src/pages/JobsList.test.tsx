@@ -2,12 +2,12 @@ import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { mockFetch } from '../test/fetchMock';
-import type { JobSummary } from '../types';
+import type { JobSummary, Phase } from '../types';
 import { JobsList } from './JobsList';
 
 const now = new Date().toISOString();
 const old = new Date(Date.now() - 3 * 86400e3).toISOString();
-const job = (name: string, status: string, type = 'MPIJob', created = now): JobSummary => ({
+const job = (name: string, status: Phase, type = 'MPIJob', created = now): JobSummary => ({
   type,
   namespace: 'team-a',
   name,

@@ -23,8 +23,8 @@ import { StatusLabel } from '../components/StatusLabel';
 import { age } from '../components/time';
 import { jobURL, navigate } from '../router';
 import type { JobSummary, TrainingJobList } from '../types';
+import { PHASES } from '../types.gen';
 
-const statuses = ['Running', 'Queued', 'Pending', 'Created', 'Restarting', 'Suspended', 'Succeeded', 'Failed'];
 const periods: Record<string, number> = { any: 0, '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
 
 export interface JobsListProps {
@@ -113,7 +113,7 @@ export function JobsList({ namespace, pollMs = 5000 }: JobsListProps) {
           <ToolbarItem>
             <FormSelect aria-label="Status" value={status} onChange={(_e, v) => setStatus(v)}>
               <FormSelectOption value="all" label="All statuses" />
-              {statuses.map((s) => (
+              {PHASES.map((s) => (
                 <FormSelectOption key={s} value={s} label={s} />
               ))}
             </FormSelect>
