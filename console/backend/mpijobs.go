@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/printers"
 )
 
@@ -87,9 +88,9 @@ func sortSummaries(items []JobSummary) {
 
 // JobDetails is everything the details page shows but logs and events.
 type JobDetails struct {
-	Summary   JobSummary       `json:"summary"`
-	Diagnosis *Diagnosis       `json:"diagnosis,omitempty"`
-	MPIJob    *kubeflow.MPIJob `json:"mpijob"`
+	Summary   JobSummary        `json:"summary"`
+	Diagnosis *mpijob.Diagnosis `json:"diagnosis,omitempty"`
+	MPIJob    *kubeflow.MPIJob  `json:"mpijob"`
 	// YAML is the job as stored, without managedFields.
 	YAML     string        `json:"yaml"`
 	Pods     []PodView     `json:"pods"`
@@ -145,12 +146,12 @@ func jobWorkload(ctx context.Context, c *Clients, job *kubeflow.MPIJob) (*kueue.
 }
 
 func workloadView(wl *kueue.Workload) *WorkloadView {
-	v := &WorkloadView{Name: wl.Name, Queue: string(wl.Spec.QueueName), Admitted: workloadAdmitted(wl)}
+	v := &WorkloadView{Name: wl.Name, Queue: string(wl.Spec.QueueName), Admitted: mpijob.WorkloadAdmitted(wl)}
 	if wl.Status.Admission != nil {
 		v.ClusterQueue = string(wl.Status.Admission.ClusterQueue)
 	}
 	if !v.Admitted {
-		if c := findCondition(wl.Status.Conditions, kueue.WorkloadQuotaReserved); c != nil {
+		if c := meta.FindStatusCondition(wl.Status.Conditions, kueue.WorkloadQuotaReserved); c != nil {
 			v.Message = c.Message
 		}
 	}
@@ -184,7 +185,7 @@ func (s *Server) getMPIJob(w http.ResponseWriter, r *http.Request, c *Clients) {
 	}
 	d := JobDetails{
 		Summary:   summarize(job),
-		Diagnosis: diagnose(job, pods, wl),
+		Diagnosis: mpijob.Diagnose(job, pods, wl),
 		MPIJob:    stored,
 		YAML:      string(y),
 		Pods:      podViews(pods),

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
@@ -83,62 +82,6 @@ func newestTrueCondition(conds []kubeflow.JobCondition) *kubeflow.JobCondition {
 		}
 	}
 	return newest
-}
-
-// Diagnosis says why a job failed or does not progress, and what to do.
-// The controller writes its diagnosis (with the remediation) into the
-// Failed condition; a queued job's comes from its Kueue Workload; a
-// pending one's from its unschedulable pods.
-type Diagnosis struct {
-	Severity string `json:"severity"` // danger, warning or info
-	Reason   string `json:"reason"`
-	Message  string `json:"message"`
-}
-
-func diagnose(job *kubeflow.MPIJob, pods []corev1.Pod, wl *kueue.Workload) *Diagnosis {
-	if c := mpijob.TrueCondition(job, kubeflow.JobFailed); c != nil {
-		return &Diagnosis{Severity: "danger", Reason: c.Reason, Message: c.Message}
-	}
-	if mpijob.TrueCondition(job, kubeflow.JobSucceeded) != nil {
-		return nil
-	}
-	if wl != nil && !workloadAdmitted(wl) {
-		for _, t := range []string{kueue.WorkloadQuotaReserved, kueue.WorkloadAdmitted} {
-			if c := findCondition(wl.Status.Conditions, t); c != nil && c.Status != metav1.ConditionTrue && c.Message != "" {
-				return &Diagnosis{Severity: "info", Reason: c.Reason, Message: "Waiting in Kueue queue " + string(wl.Spec.QueueName) + ": " + c.Message}
-			}
-		}
-	}
-	if c := mpijob.TrueCondition(job, kubeflow.JobRestarting); c != nil {
-		return &Diagnosis{Severity: "warning", Reason: c.Reason, Message: c.Message}
-	}
-	for i := range pods {
-		for _, c := range pods[i].Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-				return &Diagnosis{Severity: "warning", Reason: c.Reason, Message: "pod " + pods[i].Name + " cannot be scheduled: " + c.Message}
-			}
-		}
-		for _, cs := range pods[i].Status.ContainerStatuses {
-			if w := cs.State.Waiting; w != nil && (w.Reason == "ImagePullBackOff" || w.Reason == "ErrImagePull" || w.Reason == "CrashLoopBackOff") {
-				return &Diagnosis{Severity: "warning", Reason: w.Reason, Message: "pod " + pods[i].Name + ": " + strings.TrimSpace(w.Reason+": "+w.Message)}
-			}
-		}
-	}
-	return nil
-}
-
-func workloadAdmitted(wl *kueue.Workload) bool {
-	c := findCondition(wl.Status.Conditions, kueue.WorkloadAdmitted)
-	return c != nil && c.Status == metav1.ConditionTrue
-}
-
-func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i]
-		}
-	}
-	return nil
 }
 
 // PodView is one launcher or worker pod.

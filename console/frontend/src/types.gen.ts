@@ -46,17 +46,17 @@ export interface TrainingJobList {
   errors?: Record<string, string>;
 }
 
-/**
- * Diagnosis says why a job failed or does not progress, and what to do.
- * The controller writes its diagnosis (with the remediation) into the
- * Failed condition; a queued job's comes from its Kueue Workload; a
- * pending one's from its unschedulable pods.
- */
+/** Diagnosis says why a job failed or does not progress, and what to do. */
 export interface Diagnosis {
-  /** danger, warning or info */
   severity: 'danger' | 'warning' | 'info';
   reason: string;
+  /** message is what happened to this job and what to do about it. */
   message: string;
+  /**
+   * remediation is the reason's general advice ("" when the reason is
+   * not ours).
+   */
+  remediation?: string;
 }
 
 /** PodView is one launcher or worker pod. */

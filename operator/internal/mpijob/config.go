@@ -60,7 +60,7 @@ type Config struct {
 	// Policy is the platform's pod policy, the one its validating webhook
 	// applies. The controller checks it too, before a job has children,
 	// so that a job created while the webhooks were absent or bypassed
-	// fails with ReasonPolicyViolation instead of getting pods. The zero
+	// fails with mpijob.ReasonPolicyViolation instead of getting pods. The zero
 	// value is the strict default.
 	Policy podpolicy.Policy
 }

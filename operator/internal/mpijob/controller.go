@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // ControllerName names the controller in logs, events and metrics.
@@ -190,13 +191,13 @@ func (r *Reconciler) sync(ctx context.Context, s *state) error {
 	// fail a running job on upgrade.
 	if getCondition(&job.Status, kubeflow.JobCreated) == nil {
 		if errs := kubeflow.ValidateMPIJob(job); len(errs) > 0 {
-			r.failBeforeStart(s, ReasonValidationError, "the MPIJob is invalid and will not run: "+errs.ToAggregate().Error())
+			r.failBeforeStart(s, mpijob.ReasonValidationError, "the MPIJob is invalid and will not run: "+errs.ToAggregate().Error())
 			return nil
 		}
 		// The webhooks refuse the same at admission; this holds when they
 		// are absent or were bypassed.
 		if errs := r.Config.Policy.Validate(job); len(errs) > 0 {
-			r.failBeforeStart(s, ReasonPolicyViolation, "the MPIJob breaks this platform's pod policy and will not run (no pod was created): "+errs.ToAggregate().Error())
+			r.failBeforeStart(s, mpijob.ReasonPolicyViolation, "the MPIJob breaks this platform's pod policy and will not run (no pod was created): "+errs.ToAggregate().Error())
 			return nil
 		}
 	}

@@ -8,24 +8,8 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-)
 
-// Reasons of the Failed condition (and of events) beyond upstream's.
-const (
-	ReasonOOMKilled            = "OOMKilled"
-	ReasonImagePullFailed      = "ImagePullFailed"
-	ReasonCUDAError            = "CUDAError"
-	ReasonNCCLError            = "NCCLError"
-	ReasonEvicted              = "Evicted"
-	ReasonWorkerFailed         = "WorkerFailed"
-	ReasonLauncherFailed       = "LauncherFailed"
-	ReasonDeadlineExceeded     = "DeadlineExceeded"
-	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
-	ReasonUnschedulable        = "Unschedulable"
-	ReasonValidationError      = "ValidationError"
-	// ReasonPolicyViolation: the job breaks the platform's pod policy
-	// (podpolicy) and reached the controller without the webhooks.
-	ReasonPolicyViolation = "PolicyViolation"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // Diagnosis says why a job failed or cannot progress, and what to change.
@@ -59,17 +43,17 @@ func diagnoseTermination(who string, c *corev1.Container, t *corev1.ContainerSta
 			}
 		}
 		if limit == "no memory limit" {
-			return Diagnosis{ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled with no memory limit (its node ran out of memory): set a memory request and limit that fit the model, or lower the batch size", who)}
+			return Diagnosis{mpijob.ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled with no memory limit (its node ran out of memory): set a memory request and limit that fit the model, or lower the batch size", who)}
 		}
-		return Diagnosis{ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled at %s: raise the %s memory limit or lower the batch size", who, limit, roleKind(who))}
+		return Diagnosis{mpijob.ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled at %s: raise the %s memory limit or lower the batch size", who, limit, roleKind(who))}
 	case strings.Contains(lower, "cuda error") || strings.Contains(lower, "cuda out of memory") || strings.Contains(lower, "cudaerror") || strings.Contains(lower, "cuda_error"):
 		hint := "check that the image's CUDA version matches the node's driver and that the pod requests nvidia.com/gpu"
 		if strings.Contains(lower, "out of memory") {
 			hint = "GPU memory ran out: lower the batch size or use more workers"
 		}
-		return Diagnosis{ReasonCUDAError, fmt.Sprintf("%s failed with a CUDA error (exit code %d): %s: %s", who, t.ExitCode, firstLine(msg), hint)}
+		return Diagnosis{mpijob.ReasonCUDAError, fmt.Sprintf("%s failed with a CUDA error (exit code %d): %s: %s", who, t.ExitCode, firstLine(msg), hint)}
 	case strings.Contains(lower, "nccl"):
-		return Diagnosis{ReasonNCCLError, fmt.Sprintf("%s failed with an NCCL error (exit code %d): %s: check NCCL_SOCKET_IFNAME and that workers can reach each other (NetworkPolicy, Istio sidecars); set NCCL_DEBUG=INFO for details", who, t.ExitCode, firstLine(msg))}
+		return Diagnosis{mpijob.ReasonNCCLError, fmt.Sprintf("%s failed with an NCCL error (exit code %d): %s: check NCCL_SOCKET_IFNAME and that workers can reach each other (NetworkPolicy, Istio sidecars); set NCCL_DEBUG=INFO for details", who, t.ExitCode, firstLine(msg))}
 	}
 	detail := fmt.Sprintf("%s exited with code %d", who, t.ExitCode)
 	if t.Reason != "" {
@@ -78,9 +62,9 @@ func diagnoseTermination(who string, c *corev1.Container, t *corev1.ContainerSta
 	if msg != "" {
 		detail += ": " + firstLine(msg)
 	}
-	reason := ReasonWorkerFailed
+	reason := mpijob.ReasonWorkerFailed
 	if who == "launcher" {
-		reason = ReasonLauncherFailed
+		reason = mpijob.ReasonLauncherFailed
 	}
 	return Diagnosis{reason, detail + ": read its logs for the cause"}
 }
@@ -125,7 +109,7 @@ func diagnosePodFailure(pod *corev1.Pod) Diagnosis {
 		if msg == "" {
 			msg = "the node reclaimed resources or was drained"
 		}
-		return Diagnosis{ReasonEvicted, fmt.Sprintf("%s was evicted: %s: resubmit the job; if the node ran short of memory or disk, set requests that match what the job uses", who, msg)}
+		return Diagnosis{mpijob.ReasonEvicted, fmt.Sprintf("%s was evicted: %s: resubmit the job; if the node ran short of memory or disk, set requests that match what the job uses", who, msg)}
 	}
 	for i := range pod.Status.ContainerStatuses {
 		cs := &pod.Status.ContainerStatuses[i]
@@ -133,7 +117,7 @@ func diagnosePodFailure(pod *corev1.Pod) Diagnosis {
 			return diagnoseTermination(who, containerSpec(pod, cs.Name), t)
 		}
 	}
-	return Diagnosis{ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, truncateUTF8(strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message), maxDetailBytes))}
+	return Diagnosis{mpijob.ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, truncateUTF8(strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message), maxDetailBytes))}
 }
 
 // diagnoseRestartedLauncher explains the latest launcher pod whose
@@ -191,7 +175,7 @@ func diagnoseImagePull(pod *corev1.Pod, now time.Time) (d Diagnosis, fatal, foun
 		}
 		switch w.Reason {
 		case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
-			d = Diagnosis{ReasonImagePullFailed, fmt.Sprintf("%s cannot pull image %q (%s): %s: check the image name and tag, and that the namespace has a pull secret for its registry",
+			d = Diagnosis{mpijob.ReasonImagePullFailed, fmt.Sprintf("%s cannot pull image %q (%s): %s: check the image name and tag, and that the namespace has a pull secret for its registry",
 				podRole(pod), cs.Image, w.Reason, firstLine(w.Message))}
 			age := now.Sub(pod.CreationTimestamp.Time)
 			return d, w.Reason == "InvalidImageName" || w.Reason == "ErrImageNeverPull" || age >= imagePullFatalAfter, true
@@ -229,7 +213,7 @@ func diagnoseUnschedulable(pods []corev1.Pod) (Diagnosis, bool) {
 	case strings.Contains(detail, "node affinity") || strings.Contains(detail, "selector"):
 		hint = "no node matches the pods' node selector or affinity: check the labels it asks for"
 	}
-	return Diagnosis{ReasonUnschedulable, fmt.Sprintf("%d pod(s) cannot be scheduled (%s): %s: %s", len(names), podList(names), detail, hint)}, true
+	return Diagnosis{mpijob.ReasonUnschedulable, fmt.Sprintf("%d pod(s) cannot be scheduled (%s): %s: %s", len(names), podList(names), detail, hint)}, true
 }
 
 // diagnoseLauncherJob explains a failed launcher Job, preferring what its
@@ -253,7 +237,7 @@ func diagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDead
 		if activeDeadline != nil {
 			limit = fmt.Sprintf("activeDeadlineSeconds=%d", *activeDeadline)
 		}
-		return Diagnosis{ReasonDeadlineExceeded, fmt.Sprintf("the job ran longer than runPolicy.%s and was stopped: raise the deadline or make the job shorter (fewer epochs, checkpoint and resume)", limit)}
+		return Diagnosis{mpijob.ReasonDeadlineExceeded, fmt.Sprintf("the job ran longer than runPolicy.%s and was stopped: raise the deadline or make the job shorter (fewer epochs, checkpoint and resume)", limit)}
 	}
 	var podDiag *Diagnosis
 	if last != nil {
@@ -270,18 +254,18 @@ func diagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDead
 		if podDiag != nil {
 			// Keep the specific reason (OOMKilled, NCCLError...) when the
 			// last failure has one; the retry count goes in the message.
-			if podDiag.Reason != ReasonLauncherFailed {
+			if podDiag.Reason != mpijob.ReasonLauncherFailed {
 				return Diagnosis{podDiag.Reason, msg + "; the last attempt: " + podDiag.Message}
 			}
 			msg += "; the last attempt: " + podDiag.Message
 		}
-		return Diagnosis{ReasonBackoffLimitExceeded, msg}
+		return Diagnosis{mpijob.ReasonBackoffLimitExceeded, msg}
 	}
 	if podDiag != nil {
 		return *podDiag
 	}
 	if cond != nil {
-		return Diagnosis{ReasonLauncherFailed, fmt.Sprintf("the launcher Job failed (%s): %s", cond.Reason, cond.Message)}
+		return Diagnosis{mpijob.ReasonLauncherFailed, fmt.Sprintf("the launcher Job failed (%s): %s", cond.Reason, cond.Message)}
 	}
-	return Diagnosis{ReasonLauncherFailed, "the launcher Job failed"}
+	return Diagnosis{mpijob.ReasonLauncherFailed, "the launcher Job failed"}
 }

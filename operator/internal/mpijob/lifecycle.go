@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // updateStatus derives conditions and replica counts from what observe and
@@ -104,7 +105,7 @@ func (r *Reconciler) updateStatus(s *state) {
 		return
 	}
 	// Blocked no more: drop an earlier explanation.
-	if c := getCondition(st, kubeflow.JobRunning); c != nil && c.Status == corev1.ConditionFalse && (c.Reason == ReasonUnschedulable || c.Reason == ReasonImagePullFailed) {
+	if c := getCondition(st, kubeflow.JobRunning); c != nil && c.Status == corev1.ConditionFalse && (c.Reason == mpijob.ReasonUnschedulable || c.Reason == mpijob.ReasonImagePullFailed) {
 		removeCondition(st, kubeflow.JobRunning)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // maxConfigMapBytes is what the apiserver accepts in a ConfigMap's data
@@ -225,7 +226,7 @@ func FuzzEventNote(f *testing.F) {
 // Every event the controller emits goes through eventNote.
 func TestEventfCutsTheNote(t *testing.T) {
 	s := &state{}
-	s.eventf(corev1.EventTypeWarning, ReasonValidationError, "%s", strings.Repeat("ü", 2000))
+	s.eventf(corev1.EventTypeWarning, mpijob.ReasonValidationError, "%s", strings.Repeat("ü", 2000))
 	if n := len(s.events[0].message); n > maxEventNoteBytes || !strings.HasSuffix(s.events[0].message, truncationMarker) {
 		t.Errorf("event note of %d bytes: %q…", n, s.events[0].message[:20])
 	}

@@ -12,10 +12,11 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/operator/pkg/podpolicy"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // A job that breaks the platform's pod policy and reaches the controller
-// without the webhooks ends Failed with ReasonPolicyViolation, a message
+// without the webhooks ends Failed with mpijob.ReasonPolicyViolation, a message
 // naming the field and who can lift the rule, and a Warning event; nothing
 // is created for it. A job that started before the rule existed keeps
 // running, and a platform that allows it runs it.
@@ -120,8 +121,8 @@ func TestReconcileRefusesPolicyViolations(t *testing.T) {
 				e.launcher(t)
 				return
 			}
-			if failed == nil || failed.Status != corev1.ConditionTrue || failed.Reason != ReasonPolicyViolation {
-				t.Fatalf("Failed condition %+v, want True with reason %s", failed, ReasonPolicyViolation)
+			if failed == nil || failed.Status != corev1.ConditionTrue || failed.Reason != mpijob.ReasonPolicyViolation {
+				t.Fatalf("Failed condition %+v, want True with reason %s", failed, mpijob.ReasonPolicyViolation)
 			}
 			for _, want := range append([]string{"will not run (no pod was created)", tc.wantLift}, tc.wantFields...) {
 				if !strings.Contains(failed.Message, want) {
@@ -139,19 +140,19 @@ func TestReconcileRefusesPolicyViolations(t *testing.T) {
 			}
 			var warnings int
 			for _, ev := range events {
-				if strings.HasPrefix(ev, corev1.EventTypeWarning+" "+ReasonPolicyViolation+" ") && strings.Contains(ev, tc.wantLift) {
+				if strings.HasPrefix(ev, corev1.EventTypeWarning+" "+mpijob.ReasonPolicyViolation+" ") && strings.Contains(ev, tc.wantLift) {
 					warnings++
 				}
 			}
 			if warnings != 1 {
-				t.Errorf("events %q: want one %s warning naming %q", events, ReasonPolicyViolation, tc.wantLift)
+				t.Errorf("events %q: want one %s warning naming %q", events, mpijob.ReasonPolicyViolation, tc.wantLift)
 			}
 		})
 	}
 }
 
 // An invalid job that also breaks the policy fails with
-// ReasonValidationError: validation is checked first.
+// mpijob.ReasonValidationError: validation is checked first.
 func TestReconcileValidationComesBeforePolicy(t *testing.T) {
 	e := newFakeEnv(t, "", interceptor.Funcs{})
 	ctx := context.Background()
@@ -168,7 +169,7 @@ func TestReconcileValidationComesBeforePolicy(t *testing.T) {
 	if err := e.c.Get(ctx, client.ObjectKeyFromObject(e.job), job); err != nil {
 		t.Fatal(err)
 	}
-	if c := getCondition(&job.Status, kubeflow.JobFailed); c == nil || c.Reason != ReasonValidationError || !strings.Contains(c.Message, "spec.slotsPerWorker") {
-		t.Errorf("Failed condition %+v, want %s naming spec.slotsPerWorker", c, ReasonValidationError)
+	if c := getCondition(&job.Status, kubeflow.JobFailed); c == nil || c.Reason != mpijob.ReasonValidationError || !strings.Contains(c.Message, "spec.slotsPerWorker") {
+		t.Errorf("Failed condition %+v, want %s naming spec.slotsPerWorker", c, mpijob.ReasonValidationError)
 	}
 }

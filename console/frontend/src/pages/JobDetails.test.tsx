@@ -9,7 +9,12 @@ const details = (status: Phase): Details => ({
   summary: { type: 'MPIJob', namespace: 'team-a', name: 'pi', status, workers: 2, activeWorkers: 0, gpus: 2, created: new Date().toISOString() },
   diagnosis:
     status === 'Failed'
-      ? { severity: 'danger', reason: 'OOMKilled', message: 'worker-1 was OOMKilled at 1Gi: raise the worker memory limit or lower the batch size' }
+      ? {
+          severity: 'danger',
+          reason: 'OOMKilled',
+          message: 'worker-1 was OOMKilled at 1Gi: raise the worker memory limit or lower the batch size',
+          remediation: 'raise the memory limit of the pods that were killed, or lower the batch size',
+        }
       : undefined,
   mpijob: { status: { conditions: [{ type: 'Failed', status: 'True', reason: 'OOMKilled', message: 'worker-1 was OOMKilled' }] } },
   yaml: 'apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\nmetadata:\n  name: pi\n',
@@ -32,6 +37,7 @@ describe('JobDetails', () => {
     });
     render(<JobDetails namespace="team-a" name="pi" pollMs={60000} />);
     expect(await screen.findByText('Diagnosis: OOMKilled')).toBeInTheDocument();
+    expect(screen.getByText(/What to do in general: raise the memory limit/)).toBeInTheDocument();
     expect(screen.getByText(/raise the worker memory limit/)).toBeInTheDocument();
     // A finished job offers no suspend or resume.
     expect(screen.queryByRole('button', { name: 'Suspend' })).not.toBeInTheDocument();

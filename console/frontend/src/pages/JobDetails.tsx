@@ -175,7 +175,10 @@ function Overview({ d }: { d: Details }) {
     <>
       {d.diagnosis && (
         <Alert variant={d.diagnosis.severity} isInline component="h2" title={`Diagnosis: ${d.diagnosis.reason}`}>
-          {d.diagnosis.message}
+          <p>{d.diagnosis.message}</p>
+          {d.diagnosis.remediation && !d.diagnosis.message.includes(d.diagnosis.remediation) ? (
+            <p>What to do in general: {d.diagnosis.remediation}.</p>
+          ) : null}
         </Alert>
       )}
       <DescriptionList isHorizontal columnModifier={{ default: '2Col' }}>

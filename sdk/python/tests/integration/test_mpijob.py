@@ -208,7 +208,7 @@ def test_failing_job_raises_the_diagnosis(client: TrainingClient, namespace: str
     assert isinstance(e, RuntimeError)
     assert e.reason == "OOMKilled"
     assert "was OOMKilled at 1Gi" in e.diagnosis
-    assert e.remediation == "raise the worker memory limit or lower the batch size"
+    assert e.remediation == "raise the memory limit of the pods that were killed, or lower the batch size"
     # The diagnosis is the controller's, as written in the Failed condition.
     obj = client.json("reading", "GET", mpijobs_path(namespace, "oom"))
     failed = [c for c in obj["status"]["conditions"] if c["type"] == "Failed" and c["status"] == "True"]

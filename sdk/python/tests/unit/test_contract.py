@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from openshift_ai_sdk.training import QuotaExceededError, ValidationError
-from openshift_ai_sdk.training.errors import error_from_status
+from openshift_ai_sdk.training.errors import REMEDIATIONS, error_from_status
 from openshift_ai_sdk.training.spec import JobParams, ResourceRequirements, build_manifest
 from openshift_ai_sdk.training.status import PHASES, JobStatus
 
@@ -28,6 +28,11 @@ def load(name: str) -> Dict[str, Any]:
 PHASE = load("phase.yaml")
 VALIDATION = load("validation.yaml")
 QUOTA = load("quota.yaml")
+DIAGNOSIS = load("diagnosis.yaml")
+
+
+def test_remediations_are_the_platforms() -> None:
+    assert REMEDIATIONS == {r["reason"]: r["remediation"] for r in DIAGNOSIS["reasons"]}
 
 
 def test_the_phase_vocabulary_is_the_contracts() -> None:

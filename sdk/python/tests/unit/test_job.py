@@ -100,7 +100,7 @@ def test_wait_raises_job_failed_with_the_diagnosis_and_events(monkeypatch: pytes
     with pytest.raises(JobFailedError) as err:
         MPIJob.from_dict(mpijob(), client=client(t)).wait_for_completion(timeout=60)
     e = err.value
-    assert (e.reason, e.diagnosis, e.remediation) == ("OOMKilled", msg, "raise the worker memory limit or lower the batch size")
+    assert (e.reason, e.diagnosis, e.remediation) == ("OOMKilled", msg, "raise the memory limit of the pods that were killed, or lower the batch size")
     assert e.events == ["WorkerRestarted: worker-1 restarted", f"OOMKilled: {msg}"]
     assert e.name == "pi" and e.namespace == "ns"
     assert t.calls("GET", EVENTS)[0].query["fieldSelector"] == "involvedObject.kind=MPIJob,involvedObject.name=pi"

@@ -153,8 +153,8 @@ class JobFailedError(TrainingError, RuntimeError):
         reason: the Failed condition's reason (``OOMKilled``, ``ImagePullFailed``,
             ``NCCLError``, ``DeadlineExceeded``, ``BackoffLimitExceeded``...).
         diagnosis: the Failed condition's message, as the controller wrote it.
-        remediation: what to do about it (the last clause of the diagnosis,
-            or advice for the reason when the message carries none).
+        remediation: the general advice for the reason (the platform's closed
+            set of reasons); the diagnosis says what to do about this job.
         events: recent Warning events of the job, oldest first
             (``"OOMKilled: worker-3 was OOMKilled ..."``).
         job_status: the job's status when it was seen failed.
@@ -393,38 +393,35 @@ def _fix_hint(causes: List[FieldError]) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Remediation: the controller writes "what happened: why: what to do".
+# Remediation: the general advice for each reason of the closed set
+# (pkg/mpijob.ReasonTable in Go; testdata/contract/diagnosis.yaml proves the
+# two equal). What to do about one job in particular is in its diagnosis.
 
-_IMPERATIVE = (
-    "raise", "lower", "set", "check", "read", "resubmit", "wait", "use", "remove", "name", "ask", "fix",
-    "delete", "make", "add", "increase", "reduce", "retry", "pick", "request", "give", "run", "no node",
-)
-
-_DEFAULT_REMEDIATION = {
+REMEDIATIONS: Dict[str, str] = {
     "OOMKilled": "raise the memory limit of the pods that were killed, or lower the batch size",
     "ImagePullFailed": "check the image name and tag, and that the namespace has a pull secret for its registry",
     "CUDAError": "check that the image's CUDA version matches the node's driver and that the pods request nvidia.com/gpu",
     "NCCLError": "check NCCL_SOCKET_IFNAME and that workers can reach each other; set NCCL_DEBUG=INFO for details",
     "Evicted": "resubmit the job; set requests that match what the job uses",
-    "WorkerFailed": "read the worker's logs for the cause: job.get_logs(worker=N)",
-    "LauncherFailed": "read the launcher's logs for the cause: job.get_logs()",
+    "WorkerFailed": "read the failed worker's log for the cause",
+    "LauncherFailed": "read the launcher's log for the cause",
     "DeadlineExceeded": "raise runPolicy.activeDeadlineSeconds or make the job shorter",
-    "BackoffLimitExceeded": "read the launcher's logs for the cause: job.get_logs()",
+    "BackoffLimitExceeded": "read the launcher's log for the cause",
     "Unschedulable": "wait for capacity, or ask for less per pod",
     "ValidationError": "fix the fields the message names and submit the job again",
     "PolicyViolation": "remove what the platform's pod policy refuses (the message names each field), or ask a platform admin to allow it",
+    "CrashLoopBackOff": "read the container's previous log (kubectl logs --previous) for why it keeps exiting",
+    "Queued": "wait for Kueue to admit the job, or ask a platform admin for more quota",
 }
+"""The general advice for each diagnosis reason, as the platform's Go library has it."""
+
+_UNKNOWN_REASON = "read the job's logs and events for the cause: job.get_logs(), kubectl describe mpijob"
 
 
-def remediation_for(reason: str, message: str) -> str:
-    """Return what to do about a failure: the diagnosis's last clause when it is
-    advice (the controller ends each diagnosis with it), else advice for the reason."""
-    msg = (message or "").strip().rstrip(".")
-    if ": " in msg:
-        tail = msg.rsplit(": ", 1)[1].strip()
-        if tail.lower().startswith(_IMPERATIVE):
-            return tail
-    return _DEFAULT_REMEDIATION.get(reason, "read the job's logs and events for the cause: job.get_logs(), kubectl describe mpijob")
+def remediation_for(reason: str, message: str = "") -> str:
+    """Return the general advice for a diagnosis reason (the diagnosis's own
+    message says what to do about this job in particular)."""
+    return REMEDIATIONS.get(reason, _UNKNOWN_REASON)
 
 
 # ---------------------------------------------------------------------------
@@ -476,4 +473,5 @@ __all__ = [
     "quota_shortfalls",
     "QUOTA_CAUSE_TYPE",
     "remediation_for",
+    "REMEDIATIONS",
 ]
