@@ -28,8 +28,9 @@ demo: ## Build and start the local real cluster and show it running workloads.
 	hack/demo.sh
 
 .PHONY: test
-test: test-deps cluster-build ## Run every test: unit, integration (real apiserver) and e2e (dev cluster).
-	$(GO_TEST) ./...
+test: test-deps cluster-build ## Run every test: unit (with -race), front end, SDK, integration (real apiserver) and e2e (dev cluster).
+	$(GO_TEST_RACE) $$($(UNIT_PKGS))
+	$(GO_TEST) $(PACKAGING_PKGS) $(FRONTEND_PKG) $(SDK_PKG) ./test/integration/... ./test/e2e/...
 
 .PHONY: test-deps
 test-deps: ## Install what the tests need beyond Go, Python and Node.js (promtool, Prometheus, Chromium, python3-venv) with apt, or print the command to run.
@@ -37,9 +38,33 @@ test-deps: ## Install what the tests need beyond Go, Python and Node.js (promtoo
 
 ##@ Tests by layer
 
+# Unit tests: every Go package but the suites that start a control plane and
+# the two that run npm and pip. They run with the race detector (cgo), but
+# for the packaging tools, single-threaded generators whose tests compress
+# and cross-compile (10x slower under -race, for no race to find).
+PACKAGING_PKGS := ./tools/image ./tools/krewplugin ./tools/catalog ./tools/bundle
+UNIT_PKGS = $(GO) list ./... | grep -v -e /test/e2e/ -e /test/integration/ -e '/console/frontend$$' -e '/sdk/python$$' \
+	-e '/tools/image$$' -e '/tools/krewplugin$$' -e '/tools/catalog$$' -e '/tools/bundle$$'
+GO_TEST_RACE = CGO_ENABLED=1 $(GO_TEST) -race
+FRONTEND_PKG := ./console/frontend
+SDK_PKG := ./sdk/python
+
 .PHONY: test-unit
-test-unit: test-deps ## Unit tests only (no control plane).
-	$(GO_TEST) $$($(GO) list ./... | grep -v -e /test/e2e/ -e /test/integration/)
+test-unit: test-deps ## Go unit tests only, with -race: no control plane, no npm, no pip (under a minute when warm).
+	$(GO_TEST_RACE) $$($(UNIT_PKGS))
+	$(GO_TEST) $(PACKAGING_PKGS)
+
+.PHONY: test-frontend
+test-frontend: ## The console's front end: npm ci when the lock changed, Vitest, tsc and the Vite build.
+	$(GO_TEST) $(FRONTEND_PKG)
+
+.PHONY: test-sdk
+test-sdk: ## The Python SDK: its virtual environment (pip), pytest unit tests, mypy --strict, the API reference.
+	$(GO_TEST) $(SDK_PKG)
+
+.PHONY: test-integration
+test-integration: test-deps cluster-build ## Suites against a real kube-apiserver and etcd.
+	$(GO_TEST) ./test/integration/...
 
 .PHONY: test-e2e
 test-e2e: test-deps cluster-build ## End-to-end suites, each against its own dev cluster.
