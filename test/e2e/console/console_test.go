@@ -24,6 +24,8 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/config"
 	"github.com/mpijob-platform/mpijob-platform/console/backend"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/jobspec"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
 
@@ -167,8 +169,11 @@ func jobPath(ns, name string) string { return "/api/v1/namespaces/" + ns + "/mpi
 
 func form(name string, workers int32) map[string]any {
 	return map[string]any{"form": backend.JobForm{
-		Name: name, Image: "example.invalid/mpi:1", Command: "mpirun -n 2 python train.py",
-		Workers: workers, GPUsPerWorker: 1, CPU: "1", Memory: "1Gi",
+		Spec: jobspec.Spec{
+			Name: name, Image: "example.invalid/mpi:1",
+			Workers: workers, GPUsPerWorker: 1, CPU: "1", Memory: "1Gi",
+		},
+		Command: "mpirun -n 2 python train.py",
 	}}
 }
 
@@ -229,7 +234,7 @@ func TestOwnNamespaceLifecycle(t *testing.T) {
 			return false, r.String(), nil
 		}
 		r.decode(t, &d)
-		return d.Summary.Status == "Succeeded", d.Summary.Status, nil
+		return d.Summary.Status == mpijob.PhaseSucceeded, string(d.Summary.Status), nil
 	})
 	var list backend.JobList
 	r = call(t, tn.alice, http.MethodGet, "/api/v1/namespaces/"+ns+"/mpijobs", nil)
