@@ -105,11 +105,15 @@ setsid "$manager" --role=platform --namespace=mpijob-system --kubeconfig="$(toke
 	>"$state_dir/logs/manager.log" 2>&1 < /dev/null &
 echo $! >"$state_dir/manager.pid"
 echo "operator pid $(cat "$state_dir/manager.pid") as mpijob-system:mpijob-platform-operator, log $state_dir/logs/manager.log"
-for _ in $(seq 90); do # the platform creates the controller's ServiceAccount and binds its ClusterRole
-	kubectl -n mpijob-system get serviceaccount mpijob-controller >/dev/null 2>&1 && break
+for _ in $(seq 90); do # the platform creates the controller's ServiceAccount, its ClusterRole binding and its configuration
+	kubectl -n mpijob-system get serviceaccount mpijob-controller >/dev/null 2>&1 &&
+		kubectl -n mpijob-system get configmap mpijob-controller-config >/dev/null 2>&1 && break
 	sleep 1
 done
+# The controller runs here with the configuration the platform rendered for its Deployment.
+kubectl -n mpijob-system get configmap mpijob-controller-config -o jsonpath='{.data.config\.yaml}' >"$state_dir/controller-config.yaml"
 setsid "$manager" --role=mpijob-controller --namespace=mpijob-system --kubeconfig="$(token_kubeconfig mpijob-controller)" \
+	--config="$state_dir/controller-config.yaml" \
 	--metrics-bind-address=127.0.0.1:0 --health-probe-bind-address=127.0.0.1:0 \
 	--webhook-bind-address="127.0.0.1:$port" --webhook-cert-dir="$state_dir/webhook-certs" \
 	--webhook-cert-secret=mpijob-system/mpijob-webhook-cert --webhook-cert-names=127.0.0.1 \

@@ -73,7 +73,7 @@ func run() error {
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up a run after this long")
 	flag.BoolVar(&upstream, "upstream", false, "also measure upstream mpi-operator v0.8.0 in its best tuning, side by side")
 	flag.BoolVar(&upstreamOnly, "upstream-only", false, "measure only upstream mpi-operator")
-	flag.StringVar(&o.OursArgs, "ours-args", "", "extra space-separated flags for our manager, e.g. --spread-workers=false")
+	flag.StringVar(&o.OursArgs, "ours-args", "", "extra space-separated flags for our manager, e.g. --config=FILE (a ControllerConfiguration)")
 	flag.StringVar(&internal, "internal-run", "", "(internal) run one controller in this network namespace and print JSON")
 	flag.IntVar(&hooks.Rate, "webhook-rate", 200, "admission requests per second for the webhook benchmark; 0 skips it")
 	flag.DurationVar(&hooks.Duration, "webhook-duration", 10*time.Second, "length of each webhook measurement")

@@ -145,7 +145,7 @@ func measure(ctx context.Context, o options) (*result, error) {
 	}
 	if o.Controller == "ours" {
 		ctrlArgs = []string{"--kubeconfig=" + c.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
-			"--kube-api-qps=500", "--kube-api-burst=1000", "--workers=16"}
+			"--kube-api-qps=500", "--kube-api-burst=1000"} // 16 workers, the configuration's default
 		ctrlArgs = append(ctrlArgs, strings.Fields(o.OursArgs)...)
 	} else {
 		// Upstream in its best tuning: 8 threads, QPS 100, work-queue limit lifted.

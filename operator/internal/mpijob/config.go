@@ -65,7 +65,7 @@ type Config struct {
 	Policy podpolicy.Policy
 }
 
-// Gang schedulers (Config.GangScheduler, --gang-scheduling).
+// Gang schedulers (Config.GangScheduler, the configuration's gangScheduling).
 const (
 	GangSchedulerNone             = ""
 	GangSchedulerVolcano          = "volcano"

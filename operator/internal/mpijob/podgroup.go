@@ -59,7 +59,7 @@ var gangSchedulers = map[string]gangScheduler{
 		gvk:     schema.GroupVersionKind{Group: "scheduling.x-k8s.io", Version: "v1alpha1", Kind: "PodGroup"},
 		crd:     "podgroups.scheduling.x-k8s.io",
 		install: "scheduler-plugins (coscheduling)",
-		// Upstream puts its --gang-scheduling value here.
+		// Upstream puts its --gang-scheduling value here (our gangScheduling).
 		schedulerName: GangSchedulerSchedulerPlugins,
 	},
 	GangSchedulerVolcano: {
@@ -325,7 +325,7 @@ func (r *Reconciler) gangUnavailable(s *state, scheduler string) {
 func (r *Reconciler) reportGangUnavailable(s *state, scheduler string) {
 	g := gangSchedulers[scheduler]
 	s.eventf(corev1.EventTypeWarning, ReasonGangSchedulingUnavailable,
-		"%s is not installed: install %s or run the controller without --gang-scheduling; this job runs without gang scheduling",
+		"%s is not installed: install %s or run the controller without gangScheduling; this job runs without gang scheduling",
 		g.crd, g.install)
 	key := s.key
 	s.afterWrite = append(s.afterWrite, func() { r.expect.setGangReported(key) })

@@ -254,7 +254,7 @@ func TestReconcileWithoutThePodGroupCRD(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("%d PodGroup requests in 4 passes, want 1: the missing CRD is remembered", calls)
 	}
-	want := "Warning GangSchedulingUnavailable podgroups.scheduling.volcano.sh is not installed: install Volcano or run the controller without --gang-scheduling"
+	want := "Warning GangSchedulingUnavailable podgroups.scheduling.volcano.sh is not installed: install Volcano or run the controller without gangScheduling"
 	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], want) {
 		t.Errorf("warnings %q, want exactly one starting %q", warnings, want)
 	}

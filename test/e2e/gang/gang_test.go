@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	configv1alpha1 "github.com/mpijob-platform/mpijob-platform/operator/api/config/v1alpha1"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
@@ -25,7 +26,7 @@ const podGroupLabel = "scheduling.x-k8s.io/pod-group"
 
 var schedulerPluginsPodGroup = schema.GroupVersionKind{Group: "scheduling.x-k8s.io", Version: "v1alpha1", Kind: "PodGroup"}
 
-// A job under --gang-scheduling=scheduler-plugins gets a PodGroup for all
+// A job under gangScheduling: scheduler-plugins gets a PodGroup for all
 // its pods with their summed requests; its pods join it, keep the
 // scheduler their template names, run and finish; deleting the job
 // deletes the PodGroup (garbage collection through the owner reference).
@@ -33,7 +34,7 @@ var schedulerPluginsPodGroup = schema.GroupVersionKind{Group: "scheduling.x-k8s.
 // upstream gives it.
 func TestSchedulerPluginsPodGroup(t *testing.T) {
 	ctx := context.Background()
-	startManager(t, "--gang-scheduling=scheduler-plugins")
+	startManager(t, "scheduler-plugins")
 	ns := env.CreateNamespace(t, "gang")
 
 	// No scheduler-plugins scheduler runs here, so the pods name the
@@ -84,7 +85,7 @@ func TestSchedulerPluginsPodGroup(t *testing.T) {
 	}
 
 	// A template without a scheduler gets upstream's: the
-	// --gang-scheduling value. Nobody serves it here, so its pods wait.
+	// gangScheduling value. Nobody serves it here, so its pods wait.
 	plain := gangJob(ns, "plain", 1)
 	if err := env.Client.Create(ctx, plain); err != nil {
 		t.Fatal(err)
@@ -115,11 +116,11 @@ func TestSchedulerPluginsPodGroup(t *testing.T) {
 	}
 }
 
-// Under --gang-scheduling=volcano without Volcano's CRD a job runs as if
+// Under gangScheduling: volcano without Volcano's CRD a job runs as if
 // gang scheduling were off, and says why once.
 func TestVolcanoWithoutItsCRD(t *testing.T) {
 	ctx := context.Background()
-	startManager(t, "--gang-scheduling=volcano")
+	startManager(t, "volcano")
 	ns := env.CreateNamespace(t, "novolcano")
 	job := gangJob(ns, "pi", 2)
 	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Annotations = map[string]string{
@@ -136,7 +137,7 @@ func TestVolcanoWithoutItsCRD(t *testing.T) {
 	}
 	// Events are written asynchronously; the job passed many reconciles
 	// by now, and the warning must be there exactly once, not a series.
-	want := "podgroups.scheduling.volcano.sh is not installed: install Volcano or run the controller without --gang-scheduling"
+	want := "podgroups.scheduling.volcano.sh is not installed: install Volcano or run the controller without gangScheduling"
 	framework.Eventually(t, framework.DefaultTimeout, "one GangSchedulingUnavailable warning", func(ctx context.Context) (bool, string, error) {
 		evs, err := env.Clientset.EventsV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "regarding.name=pi"})
 		if err != nil {
@@ -158,9 +159,15 @@ func TestVolcanoWithoutItsCRD(t *testing.T) {
 // startManager runs the manager with args for the rest of the test and
 // keeps its log under a name of the test's own (every manager writes the
 // same file).
-func startManager(t *testing.T, args ...string) {
+// startManager runs the controller with gangScheduling set to scheduler
+// until the test ends.
+func startManager(t *testing.T, scheduler string) {
 	t.Helper()
-	m, err := framework.StartManager(env, append([]string{"--role=mpijob-controller"}, args...)...)
+	config, err := framework.ControllerConfig(func(c *configv1alpha1.ControllerConfiguration) { c.GangScheduling = scheduler })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := framework.StartManager(env, "--role=mpijob-controller", config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package gang_test runs MPIJobs end to end with gang scheduling on the dev
-// cluster: our manager with --gang-scheduling, our MPIJob CRD, scheduler-
+// cluster: our manager with gangScheduling, our MPIJob CRD, scheduler-
 // plugins' PodGroup CRD from the module version upstream mpi-operator pins,
 // and no Volcano CRD. The real garbage collector removes PodGroups with
 // their jobs. Each test starts its own manager and stops it when it ends:

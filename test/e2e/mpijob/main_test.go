@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 		Setup: func(e *framework.Env) (func(), error) {
 			var err error
 			// As the platform runs it by default (networkPolicy Managed).
-			manager, err = framework.StartManager(e, "--role=mpijob-controller", "--network-policy=true")
+			config, err := framework.NetworkPolicyConfig()
+			if err != nil {
+				return nil, err
+			}
+			manager, err = framework.StartManager(e, "--role=mpijob-controller", config)
 			if err != nil {
 				return nil, err
 			}

@@ -3,8 +3,10 @@ package platform_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	"sigs.k8s.io/yaml"
 
+	configv1alpha1 "github.com/mpijob-platform/mpijob-platform/operator/api/config/v1alpha1"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
@@ -189,8 +192,11 @@ func TestPlatformLifecycle(t *testing.T) {
 			t.Errorf("phase %q, want Degraded", p.Status.Phase)
 		}
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
-		if !exists(t, d) || !strings.Contains(strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "), "--network-policy=true") {
+		if !exists(t, d) || !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--config=/etc/mpijob-controller/config.yaml") {
 			t.Errorf("controller Deployment args: %v", d.Spec.Template.Spec.Containers[0].Args)
+		}
+		if c := controllerConfiguration(t); !c.NetworkPolicy {
+			t.Errorf("the controller's configuration %+v: want networkPolicy, as the platform's networkPolicy is Managed", c)
 		}
 	})
 
@@ -279,22 +285,26 @@ func TestPlatformLifecycle(t *testing.T) {
 	})
 
 	t.Run("spec changes reach the objects", func(t *testing.T) {
+		first := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
+		exists(t, first)
+		firstConfigHash := first.Spec.Template.Annotations["mpijob.io/config-hash"]
 		updateSpec(t, func(s *platformv1.MPIJobPlatformSpec) {
 			s.Kueue.ClusterQueues[0].Flavors[0].Resources[2].NominalQuota = resource.MustParse("24")
 			s.JobDefaults.SpreadWorkers = true
 			s.JobDefaults.NCCLEnv = map[string]string{"NCCL_DEBUG": "INFO", "NCCL_IB_DISABLE": "1"}
 		})
-		framework.Eventually(t, framework.DefaultTimeout, "quota and controller flags updated", func(context.Context) (bool, string, error) {
+		framework.Eventually(t, framework.DefaultTimeout, "quota and controller configuration updated", func(context.Context) (bool, string, error) {
 			cq := &kueue.ClusterQueue{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}
 			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
 			if !exists(t, cq) || !exists(t, d) {
 				return false, "missing", nil
 			}
 			q := cq.Spec.ResourceGroups[0].Flavors[0].Resources[2].NominalQuota
-			args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
-			ok := q.Cmp(resource.MustParse("24")) == 0 && strings.Contains(args, "--spread-workers=true") &&
-				strings.Contains(args, "--nccl-env=NCCL_DEBUG=INFO --nccl-env=NCCL_IB_DISABLE=1")
-			return ok, fmt.Sprintf("quota %s, args %s", q.String(), args), nil
+			c := controllerConfiguration(t)
+			ok := q.Cmp(resource.MustParse("24")) == 0 && c.JobDefaults.SpreadWorkers &&
+				maps.Equal(c.JobDefaults.NCCLEnv, map[string]string{"NCCL_DEBUG": "INFO", "NCCL_IB_DISABLE": "1"}) &&
+				d.Spec.Template.Annotations["mpijob.io/config-hash"] != firstConfigHash
+			return ok, fmt.Sprintf("quota %s, configuration %+v, config hash %s", q.String(), c, d.Spec.Template.Annotations["mpijob.io/config-hash"]), nil
 		})
 		waitCondition(t, "Ready", metav1.ConditionTrue, "Ready")
 	})
@@ -394,4 +404,19 @@ func installPrometheusOperatorCRDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// controllerConfiguration is the configuration the platform wrote for the
+// controller, as the controller loads it.
+func controllerConfiguration(t *testing.T) *configv1alpha1.ControllerConfiguration {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller-config"}}
+	if !exists(t, cm) {
+		t.Fatal("the controller's ConfigMap does not exist")
+	}
+	c, err := configv1alpha1.Load([]byte(cm.Data["config.yaml"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

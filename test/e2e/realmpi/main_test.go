@@ -33,8 +33,11 @@ func TestMain(m *testing.M) {
 		GPUNodes: 1, CPUNodes: 0, ProcessNodes: 3,
 		CRDDirs: []string{"config/crd/bases"},
 		Setup: func(e *framework.Env) (func(), error) {
-			var err error
-			manager, err = framework.StartManager(e, "--role=mpijob-controller", "--network-policy=true")
+			config, err := framework.NetworkPolicyConfig()
+			if err != nil {
+				return nil, err
+			}
+			manager, err = framework.StartManager(e, "--role=mpijob-controller", config)
 			if err != nil {
 				return nil, err
 			}

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	configv1alpha1 "github.com/mpijob-platform/mpijob-platform/operator/api/config/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
 
@@ -24,7 +25,7 @@ func TestSSHKeyTypes(t *testing.T) {
 		{"ed25519", "ssh-ed25519 "},
 	} {
 		t.Run(tc.keyType, func(t *testing.T) {
-			restartManager(t, "--ssh-key-type="+tc.keyType)
+			restartManager(t, func(c *configv1alpha1.ControllerConfiguration) { c.SSHKeyType = tc.keyType })
 			ns := env.CreateRealNamespace(t, "keys-"+tc.keyType)
 			job := framework.UpstreamExample(t, "pi/pi.yaml")
 			job.Namespace = ns
@@ -41,20 +42,31 @@ func TestSSHKeyTypes(t *testing.T) {
 	}
 }
 
-// restartManager runs the suite's controller with other flags until the
-// test ends, then as before.
-func restartManager(t *testing.T, extra ...string) {
+// restartManager runs the suite's controller with another configuration
+// until the test ends, then as before.
+func restartManager(t *testing.T, mutate func(*configv1alpha1.ControllerConfiguration)) {
 	t.Helper()
-	base := []string{"--role=mpijob-controller", "--network-policy=true"}
+	config := func(mutate func(*configv1alpha1.ControllerConfiguration)) string {
+		arg, err := framework.ControllerConfig(func(c *configv1alpha1.ControllerConfiguration) {
+			c.NetworkPolicy = true
+			if mutate != nil {
+				mutate(c)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return arg
+	}
 	manager.Stop()
-	m, err := framework.StartManager(env, append(base, extra...)...)
+	m, err := framework.StartManager(env, "--role=mpijob-controller", config(mutate))
 	if err != nil {
 		t.Fatal(err)
 	}
 	manager = m
 	t.Cleanup(func() {
 		manager.Stop()
-		m, err := framework.StartManager(env, base...)
+		m, err := framework.StartManager(env, "--role=mpijob-controller", config(nil))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,7 @@ const (
 	// job's ConfigMap, and Kubernetes caps a ConfigMap at 1 MiB. At the
 	// longest name (MaxNameLength) in the longest namespace (63) a worker
 	// takes at most 2*(181+d)+18 bytes there, d being the length of the
-	// controller's --cluster-domain plus its dot: about 410 bytes with
+	// controller's clusterDomain plus its dot: about 410 bytes with
 	// cluster.local, 510 with a 63-character domain. 1024 workers so stay
 	// under half of the limit, and under the limit with any cluster domain
 	// Kubernetes accepts (operator/internal/mpijob/limits_test.go builds

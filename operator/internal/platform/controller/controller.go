@@ -2,14 +2,14 @@
 // MPIJob controller Deployment (the manager image, role mpijob-controller,
 // configured from the MPIJobPlatform's job defaults and toggles), its
 // ServiceAccount, the binding to its least-privilege ClusterRole (which
-// ships with the operator), its namespaced Role and metrics Service.
+// ships with the operator), its namespaced Role, metrics Service and the
+// ConfigMap holding its ControllerConfiguration.
 package controller
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	configv1alpha1 "github.com/mpijob-platform/mpijob-platform/operator/api/config/v1alpha1"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
 	"github.com/mpijob-platform/mpijob-platform/operator/pkg/identity"
@@ -41,6 +42,7 @@ func (Component) State(spec *platformv1.MPIJobPlatformSpec) string {
 func (Component) Kinds() []schema.GroupVersionKind {
 	return []schema.GroupVersionKind{
 		appsv1.SchemeGroupVersion.WithKind("Deployment"),
+		corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 		corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
 		corev1.SchemeGroupVersion.WithKind("Service"),
 		rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"),
@@ -49,7 +51,17 @@ func (Component) Kinds() []schema.GroupVersionKind {
 	}
 }
 
-const certDir = "/tmp/k8s-webhook-server/serving-certs"
+const (
+	certDir = "/tmp/k8s-webhook-server/serving-certs"
+	// configDir holds config.yaml, the ControllerConfiguration.
+	configDir  = "/etc/mpijob-controller"
+	configFile = "config.yaml"
+	// ConfigMapName is the ConfigMap of the controller's configuration.
+	ConfigMapName = "mpijob-controller-config"
+	// configHashAnnotation rolls the Deployment when its configuration
+	// changes (the controller reads it once, at start).
+	configHashAnnotation = "mpijob.io/config-hash"
+)
 
 // Desired renders the controller's objects.
 func (Component) Desired(in component.Inputs) ([]client.Object, error) {
@@ -65,46 +77,58 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 			Ports:    []corev1.ServicePort{{Name: "metrics", Port: component.MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
-	return append(id.Bindings(), metrics, deployment(in)), nil
+	cm, err := configMap(in)
+	if err != nil {
+		return nil, err
+	}
+	return append(id.Bindings(), metrics, cm, deployment(in, cm)), nil
 }
 
-// Args are the manager flags that carry the platform's configuration to
-// the controller.
-func Args(in component.Inputs) []string {
+// Configuration is the platform's settings for the controller and its
+// webhooks, as the controller's configuration file carries them.
+func Configuration(in component.Inputs) *configv1alpha1.ControllerConfiguration {
 	spec := &in.Platform.Spec
 	c := spec.MPIJobController
+	w := spec.Webhooks
+	cfg := configv1alpha1.New()
+	cfg.Workers = c.Workers
+	cfg.SSHKeyType = c.SSHKeyType
+	cfg.GangScheduling = c.GangScheduling
+	cfg.NetworkPolicy = spec.NetworkPolicy.ManagementState == platformv1.Managed
+	cfg.JobDefaults = configv1alpha1.JobDefaults{
+		IstioSidecarOptOut: ptr.To(ptr.Deref(spec.JobDefaults.IstioSidecarOptOut, true)),
+		NCCLEnv:            spec.JobDefaults.NCCLEnv,
+		SpreadWorkers:      spec.JobDefaults.SpreadWorkers,
+	}
+	// The pod policy binds the controller as well as the webhooks, so a
+	// platform whose webhooks are Removed (or bypassed) still enforces it:
+	// the controller fails a job that breaks it instead of creating pods.
+	cfg.PodPolicy = configv1alpha1.PodPolicy{AllowPrivilegedPods: w.AllowPrivileged, AllowHostNetwork: w.AllowHostNetwork, MaxWorkers: w.MaxWorkers}
+	cfg.Webhooks.EnforceIstioSidecarOptOut = ptr.To(ptr.Deref(w.EnforceIstioSidecarOptOut, true))
+	return cfg
+}
+
+func configMap(in component.Inputs) (*corev1.ConfigMap, error) {
+	data, err := Configuration(in).Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName, Namespace: in.Namespace, Labels: map[string]string{"app.kubernetes.io/name": component.ControllerName}},
+		Data:       map[string]string{configFile: string(data)},
+	}, nil
+}
+
+// Args are the manager's process flags; the platform's settings travel in
+// the configuration file (Configuration).
+func Args(in component.Inputs) []string {
+	w := in.Platform.Spec.Webhooks
 	args := []string{
 		"--role=mpijob-controller",
 		"--leader-elect=true",
 		fmt.Sprintf("--metrics-bind-address=:%d", component.MetricsPort),
 		fmt.Sprintf("--health-probe-bind-address=:%d", component.ProbePort),
-		"--workers=" + strconv.Itoa(int(c.Workers)),
-		"--ssh-key-type=" + c.SSHKeyType,
-		"--istio-sidecar-opt-out=" + strconv.FormatBool(ptr.Deref(spec.JobDefaults.IstioSidecarOptOut, true)),
-		"--spread-workers=" + strconv.FormatBool(spec.JobDefaults.SpreadWorkers),
-		"--network-policy=" + strconv.FormatBool(spec.NetworkPolicy.ManagementState == platformv1.Managed),
-	}
-	if c.GangScheduling != "" {
-		args = append(args, "--gang-scheduling="+c.GangScheduling)
-	}
-	names := make([]string, 0, len(spec.JobDefaults.NCCLEnv))
-	for n := range spec.JobDefaults.NCCLEnv {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		args = append(args, "--nccl-env="+n+"="+spec.JobDefaults.NCCLEnv[n])
-	}
-	// The pod policy binds the controller as well as the webhooks, so a
-	// platform whose webhooks are Removed (or bypassed) still enforces it:
-	// the controller fails a job that breaks it instead of creating pods.
-	w := spec.Webhooks
-	args = append(args,
-		"--allow-privileged-pods="+strconv.FormatBool(w.AllowPrivileged),
-		"--allow-host-network="+strconv.FormatBool(w.AllowHostNetwork),
-	)
-	if w.MaxWorkers > 0 {
-		args = append(args, "--max-workers="+strconv.Itoa(int(w.MaxWorkers)))
+		"--config=" + configDir + "/" + configFile,
 	}
 	if in.Namespace != "" {
 		args = append(args, "--namespace="+in.Namespace) // no MPIJob runs in the platform's namespace
@@ -113,7 +137,6 @@ func Args(in component.Inputs) []string {
 		args = append(args,
 			fmt.Sprintf("--webhook-bind-address=:%d", component.WebhookPort),
 			"--webhook-cert-dir="+certDir,
-			"--enforce-istio-sidecar-opt-out="+strconv.FormatBool(ptr.Deref(w.EnforceIstioSidecarOptOut, true)),
 		)
 		if w.Certificates == "" || w.Certificates == "SelfManaged" {
 			svc := component.WebhookService + "." + in.Namespace + ".svc"
@@ -126,7 +149,7 @@ func Args(in component.Inputs) []string {
 	return args
 }
 
-func deployment(in component.Inputs) *appsv1.Deployment {
+func deployment(in component.Inputs, cm *corev1.ConfigMap) *appsv1.Deployment {
 	c := in.Platform.Spec.MPIJobController
 	image := in.ImageOr(c.Image)
 	resources := component.ResourcesOr(c.Resources, "100m", "128Mi", "1Gi")
@@ -145,10 +168,14 @@ func deployment(in component.Inputs) *appsv1.Deployment {
 		ReadinessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("probes")}}, PeriodSeconds: 10},
 		SecurityContext: component.RestrictedContainer(),
 	}
+	container.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}}
 	pod := corev1.PodSpec{
 		ServiceAccountName: component.ControllerName,
 		SecurityContext:    component.RestrictedPod(),
 		Containers:         []corev1.Container{container},
+		Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}},
+		}}},
 	}
 	if w := in.Platform.Spec.Webhooks; w.ManagementState == platformv1.Managed && in.LocalWebhookURL == "" {
 		pod.Containers[0].Ports = append(pod.Containers[0].Ports, corev1.ContainerPort{Name: "webhook", ContainerPort: component.WebhookPort, Protocol: corev1.ProtocolTCP})
@@ -156,15 +183,17 @@ func deployment(in component.Inputs) *appsv1.Deployment {
 		if w.Certificates == "OpenShiftServiceCA" || w.Certificates == "CertManager" {
 			source = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: component.WebhookCertSecret}}
 		}
-		pod.Volumes = []corev1.Volume{{Name: "webhook-certs", VolumeSource: source}}
-		pod.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "webhook-certs", MountPath: certDir}}
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "webhook-certs", VolumeSource: source})
+		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "webhook-certs", MountPath: certDir})
 	}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: component.ControllerName, Namespace: in.Namespace, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(c.Replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
+				configHashAnnotation: fmt.Sprintf("%x", sha256.Sum256([]byte(cm.Data[configFile]))),
+			}}, Spec: pod},
 		},
 	}
 }

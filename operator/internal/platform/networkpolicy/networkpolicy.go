@@ -1,7 +1,7 @@
 // Package networkpolicy is the platform's networkPolicy component: the
 // controller's pods accept only webhook, metrics and probe traffic, and the
 // controller gives every MPIJob a NetworkPolicy that admits only the job's
-// own pods to its workers (its --network-policy flag, set by the
+// own pods to its workers (networkPolicy in its configuration file, set by the
 // mpiJobController component from this toggle).
 package networkpolicy
 
