@@ -56,7 +56,9 @@ func TestSettingsRefuseBrokenConfigurations(t *testing.T) {
 		"gang":        {func(c *configv1alpha1.ControllerConfiguration) { c.GangScheduling = "kube-batch" }, `gang scheduler "kube-batch" is not supported`},
 		"max workers": {func(c *configv1alpha1.ControllerConfiguration) { c.PodPolicy.MaxWorkers = 5000 }, "max workers 5000"},
 		"workers":     {func(c *configv1alpha1.ControllerConfiguration) { c.Workers = -1 }, "workers -1"},
-		"nccl name":   {func(c *configv1alpha1.ControllerConfiguration) { c.JobDefaults.NCCLEnv = map[string]string{"1BAD": "x"} }, `environment variable name "1BAD"`},
+		"nccl name": {func(c *configv1alpha1.ControllerConfiguration) {
+			c.JobDefaults.NCCLEnv = map[string]string{"1BAD": "x"}
+		}, `environment variable name "1BAD"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := configv1alpha1.New()
