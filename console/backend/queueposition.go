@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/queue"
 )
 
@@ -50,7 +51,7 @@ func addQueuePositions(ctx context.Context, c *Clients, items []JobSummary) {
 	asked := map[queueKey]bool{}
 	for i := range items {
 		s := &items[i]
-		if s.Status != "Queued" || s.Queue == "" {
+		if s.Status != mpijob.PhaseQueued || s.Queue == "" {
 			continue
 		}
 		q := queueKey{s.Namespace, s.Queue}
