@@ -8,11 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/contract/diagnosis.yaml")
@@ -62,26 +62,12 @@ func TestDiagnosisContract(t *testing.T) {
 }
 
 func TestDiagnose(t *testing.T) {
-	pod := func(mutate func(*corev1.Pod)) corev1.Pod {
-		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pi-worker-0"}}
-		mutate(&p)
-		return p
-	}
-	withCond := func(t kubeflow.JobConditionType, s corev1.ConditionStatus, reason, msg string) *kubeflow.MPIJob {
-		j := &kubeflow.MPIJob{}
-		j.Status.Conditions = []kubeflow.JobCondition{{Type: t, Status: s, Reason: reason, Message: msg}}
-		return j
-	}
-	pending := &kueue.Workload{Spec: kueue.WorkloadSpec{QueueName: "gpus"}, Status: kueue.WorkloadStatus{Conditions: []metav1.Condition{
-		{Type: kueue.WorkloadQuotaReserved, Status: metav1.ConditionFalse, Reason: "Pending", Message: "couldn't assign flavors"},
-	}}}
-	unschedulable := pod(func(p *corev1.Pod) {
-		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: "0/4 nodes"}}
-	})
+	job := func() *wrappers.MPIJobWrapper { return wrappers.MakeMPIJob("pi", "team-a") }
+	pending := wrappers.MakeWorkload("mpijob-pi", "team-a", "gpus").Pending("couldn't assign flavors").Obj()
+	admitted := wrappers.MakeWorkload("mpijob-pi", "team-a", "gpus").Admitted().Obj()
+	unschedulable := *wrappers.MakePod("pi-worker-0", "team-a").Unschedulable("0/4 nodes").Obj()
 	waiting := func(reason string) corev1.Pod {
-		return pod(func(p *corev1.Pod) {
-			p.Status.ContainerStatuses = []corev1.ContainerStatus{{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: "m"}}}}
-		})
+		return *wrappers.MakePod("pi-worker-0", "team-a").Waiting(reason, "m").Obj()
 	}
 	for name, tc := range map[string]struct {
 		job              *kubeflow.MPIJob
@@ -91,13 +77,14 @@ func TestDiagnose(t *testing.T) {
 		severity         Severity
 		remediationIsSet bool
 	}{
-		"failed: the controller's diagnosis wins": {withCond(kubeflow.JobFailed, corev1.ConditionTrue, ReasonOOMKilled, "worker-1 was OOMKilled"), []corev1.Pod{unschedulable}, pending, ReasonOOMKilled, SeverityDanger, true},
-		"queued in Kueue":                         {&kubeflow.MPIJob{}, []corev1.Pod{unschedulable}, pending, ReasonQueued, SeverityInfo, true},
-		"stored Running=False":                    {withCond(kubeflow.JobRunning, corev1.ConditionFalse, ReasonImagePullFailed, "pull"), []corev1.Pod{unschedulable}, nil, ReasonImagePullFailed, SeverityWarning, true},
-		"unschedulable pod":                       {&kubeflow.MPIJob{}, []corev1.Pod{unschedulable}, nil, ReasonUnschedulable, SeverityWarning, true},
-		"image pull back-off":                     {&kubeflow.MPIJob{}, []corev1.Pod{waiting("ImagePullBackOff")}, nil, ReasonImagePullFailed, SeverityWarning, true},
-		"crash loop":                              {&kubeflow.MPIJob{}, []corev1.Pod{waiting("CrashLoopBackOff")}, nil, ReasonCrashLoopBackOff, SeverityWarning, true},
-		"upstream restarting":                     {withCond(kubeflow.JobRestarting, corev1.ConditionTrue, "MPIJobRestarting", "restarting"), nil, nil, "MPIJobRestarting", SeverityWarning, false},
+		"failed: the controller's diagnosis wins": {job().Condition(kubeflow.JobFailed, corev1.ConditionTrue, ReasonOOMKilled, "worker-1 was OOMKilled").Obj(), []corev1.Pod{unschedulable}, pending, ReasonOOMKilled, SeverityDanger, true},
+		"queued in Kueue":                         {job().Obj(), []corev1.Pod{unschedulable}, pending, ReasonQueued, SeverityInfo, true},
+		"admitted: the pods speak":                {job().Obj(), []corev1.Pod{unschedulable}, admitted, ReasonUnschedulable, SeverityWarning, true},
+		"stored Running=False":                    {job().Condition(kubeflow.JobRunning, corev1.ConditionFalse, ReasonImagePullFailed, "pull").Obj(), []corev1.Pod{unschedulable}, nil, ReasonImagePullFailed, SeverityWarning, true},
+		"unschedulable pod":                       {job().Obj(), []corev1.Pod{unschedulable}, nil, ReasonUnschedulable, SeverityWarning, true},
+		"image pull back-off":                     {job().Obj(), []corev1.Pod{waiting("ImagePullBackOff")}, nil, ReasonImagePullFailed, SeverityWarning, true},
+		"crash loop":                              {job().Obj(), []corev1.Pod{waiting("CrashLoopBackOff")}, nil, ReasonCrashLoopBackOff, SeverityWarning, true},
+		"upstream restarting":                     {job().Condition(kubeflow.JobRestarting, corev1.ConditionTrue, "MPIJobRestarting", "restarting").Obj(), nil, nil, "MPIJobRestarting", SeverityWarning, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := Diagnose(tc.job, tc.pods, tc.wl)
@@ -106,10 +93,11 @@ func TestDiagnose(t *testing.T) {
 			}
 		})
 	}
-	if d := Diagnose(withCond(kubeflow.JobSucceeded, corev1.ConditionTrue, "", ""), []corev1.Pod{unschedulable}, nil); d != nil {
+	succeeded := job().Condition(kubeflow.JobSucceeded, corev1.ConditionTrue, "", "").Obj()
+	if d := Diagnose(succeeded, []corev1.Pod{unschedulable}, nil); d != nil {
 		t.Errorf("a succeeded job has no diagnosis, got %+v", d)
 	}
-	if d := Diagnose(&kubeflow.MPIJob{}, nil, nil); d != nil {
+	if d := Diagnose(job().Obj(), []corev1.Pod{*wrappers.MakePod("pi-worker-0", "team-a").Running().Obj()}, admitted); d != nil {
 		t.Errorf("a healthy job has no diagnosis, got %+v", d)
 	}
 }

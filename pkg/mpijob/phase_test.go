@@ -7,11 +7,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 // TestPhaseContract: testdata/contract/phase.yaml, which the SDK's and the
@@ -40,17 +39,15 @@ func TestPhaseContract(t *testing.T) {
 	for _, tc := range c.Cases {
 		t.Run(tc.What, func(t *testing.T) {
 			s := Signals{Conditions: map[string]bool{}, Suspended: tc.Suspended, Queued: tc.Queued}
-			job := &kubeflow.MPIJob{ObjectMeta: metav1.ObjectMeta{Name: "j"}}
-			if tc.Suspended {
-				job.Spec.RunPolicy.Suspend = ptr.To(true)
-			}
+			w := wrappers.MakeMPIJob("j", "ns").Suspend(tc.Suspended)
 			if tc.Queued {
-				job.Labels = map[string]string{QueueLabel: "q"}
+				w.Queue("q")
 			}
 			for _, cond := range tc.Conditions {
 				s.Conditions[cond] = true
-				job.Status.Conditions = append(job.Status.Conditions, kubeflow.JobCondition{Type: kubeflow.JobConditionType(cond), Status: corev1.ConditionTrue})
+				w.Condition(kubeflow.JobConditionType(cond), corev1.ConditionTrue, "", "")
 			}
+			job := w.Obj()
 			if got := PhaseFrom(s); got != tc.Phase {
 				t.Errorf("PhaseFrom = %s, want %s", got, tc.Phase)
 			}

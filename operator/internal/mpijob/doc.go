@@ -7,8 +7,14 @@
 // batch/v1 Job <job>-launcher.
 //
 // Files by concern: controller.go (setup and the Reconcile skeleton),
-// builders (ssh.go, hostfile.go, service.go, workers.go, launcher.go,
-// jobdefaults.go, networkpolicy.go: pure functions without a client),
-// status.go (conditions and replica counts), diagnosis.go (why a job failed
-// and what to change), cleanup.go (cleanPodPolicy, TTL), metrics.go.
+// setup.go (cache and watches), builders (ssh.go, hostfile.go, names.go,
+// workers.go, launcher.go, jobdefaults.go, networkpolicy.go, podgroup.go:
+// pure functions without a client), lifecycle.go (conditions through a
+// job's life, cleanPodPolicy, TTL), status.go (replica counts and writes),
+// diagnosis.go (why a job failed and what to change, in the reasons of
+// pkg/mpijob), expectations.go (writes the cache has not shown yet),
+// coalesce.go (optional writes held back), memory.go (what was already
+// seen or reported), events.go, metrics.go, config.go. Tests build jobs
+// with pkg/mpijob/wrappers; lifecycle_test.go drives suspend/resume,
+// cleanPodPolicy and TTL on a fake client.
 package mpijob

@@ -11,16 +11,10 @@ import (
 // cache before we stop trusting it and act again.
 const expectationTTL = 30 * time.Second
 
-// coalesceWindow is how long count-only status updates and discover_hosts
-// refreshes wait for more changes, so that workers turning Running one by
-// one cost one write, not one each. Conditions never wait. The kubelet
-// itself takes up to a minute to refresh a mounted ConfigMap, so a few
-// seconds here cost elastic launchers nothing.
-const coalesceWindow = 5 * time.Second
-
 // expectations remembers, per job, the pods we created or deleted that the
-// informer cache has not shown yet, and when we last wrote optional
-// updates. Without it a reconcile that runs on a stale cache repeats
+// informer cache has not shown yet (this file), when we last wrote optional
+// updates (coalesce.go), and what was already seen or reported of restarts,
+// PodGroups and SSH Secrets (memory.go). Without it a reconcile that runs on a stale cache repeats
 // creates and deletes (upstream deleted each worker ~3 times under load).
 type expectations struct {
 	mu   sync.Mutex
@@ -118,119 +112,4 @@ func (e *expectations) expectDelete(job types.NamespacedName, uid types.UID, now
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.get(job).deleted[uid] = now
-}
-
-// writeKind names a kind of optional write that is coalesced.
-type writeKind int
-
-const (
-	statusWrite writeKind = iota
-	configWrite
-)
-
-func (j *jobExpectations) last(kind writeKind) *time.Time {
-	if kind == configWrite {
-		return &j.lastConfig
-	}
-	return &j.lastStatus
-}
-
-// wait reports how long an optional write of kind
-// should wait so that writes of that kind are at least coalesceWindow
-// apart; zero means write now (and records the write).
-func (e *expectations) wait(job types.NamespacedName, kind writeKind, now time.Time) time.Duration {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	last := e.get(job).last(kind)
-	if d := coalesceWindow - now.Sub(*last); d > 0 {
-		return d
-	}
-	*last = now
-	return 0
-}
-
-// wrote records a write of kind that was not optional.
-func (e *expectations) wrote(job types.NamespacedName, kind writeKind, now time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	*e.get(job).last(kind) = now
-}
-
-// newRestarts reports whether a container restarted since we last looked,
-// and records its count.
-func (e *expectations) newRestarts(job types.NamespacedName, container string, count int32) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j := e.get(job)
-	prev, seen := j.restarts[container]
-	j.restarts[container] = count
-	return count > prev && (seen || count > 0)
-}
-
-// podGroupCurrent reports whether the job's PodGroup was found with spec
-// less than podGroupRecheck ago.
-func (e *expectations) podGroupCurrent(job types.NamespacedName, spec string, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j := e.get(job)
-	return j.podGroupSpec == spec && now.Sub(j.podGroupChecked) < podGroupRecheck
-}
-
-// podGroupSeen records that the job's PodGroup has spec now.
-func (e *expectations) podGroupSeen(job types.NamespacedName, spec string, now time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j := e.get(job)
-	j.podGroupSpec, j.podGroupChecked = spec, now
-}
-
-// gangState reports whether the job runs without gang scheduling because
-// the PodGroup CRD is missing, and whether that was reported.
-func (e *expectations) gangState(job types.NamespacedName) (unavailable, reported bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j := e.get(job)
-	return j.gangUnavailable, j.gangReported
-}
-
-func (e *expectations) setGangUnavailable(job types.NamespacedName) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.get(job).gangUnavailable = true
-}
-
-// podGroupCRDFoundMissing records that the API server said now that the
-// PodGroup CRD is missing.
-func (e *expectations) podGroupCRDFoundMissing(now time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.podGroupCRDMissing = now
-}
-
-// podGroupCRDMissingRecently reports whether the PodGroup CRD was found
-// missing less than podGroupRecheck ago.
-func (e *expectations) podGroupCRDMissingRecently(now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return !e.podGroupCRDMissing.IsZero() && now.Sub(e.podGroupCRDMissing) < podGroupRecheck
-}
-
-func (e *expectations) setGangReported(job types.NamespacedName) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.get(job).gangReported = true
-}
-
-// secretKnown reports whether the SSH Secret of the job with uid is known
-// to exist.
-func (e *expectations) secretKnown(job types.NamespacedName, uid types.UID) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.get(job).sshSecretOf == uid
-}
-
-func (e *expectations) setSecretKnown(job types.NamespacedName, uid types.UID) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.get(job).sshSecretOf = uid
 }

@@ -38,6 +38,12 @@ type fakeEnv struct {
 
 func newFakeEnv(t *testing.T, scheduler string, funcs interceptor.Funcs, objs ...client.Object) *fakeEnv {
 	t.Helper()
+	return newFakeEnvFor(t, testJob(), scheduler, funcs, objs...)
+}
+
+// newFakeEnvFor is newFakeEnv holding the given job.
+func newFakeEnvFor(t *testing.T, job *kubeflow.MPIJob, scheduler string, funcs interceptor.Funcs, objs ...client.Object) *fakeEnv {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -45,7 +51,6 @@ func newFakeEnv(t *testing.T, scheduler string, funcs interceptor.Funcs, objs ..
 	if err := kubeflow.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	job := testJob()
 	c := fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&kubeflow.MPIJob{}).
 		WithObjects(append([]client.Object{job}, objs...)...).

@@ -11,32 +11,13 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 // gpuJob is a job with a small launcher and n workers of g GPUs each.
 func gpuJob(name string, n, g int32) *kubeflow.MPIJob {
-	res := func(cpu, mem string, gpus int32) corev1.ResourceRequirements {
-		r := corev1.ResourceRequirements{Requests: corev1.ResourceList{
-			corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem),
-		}}
-		if gpus > 0 {
-			// GPUs as limits only, the usual way: requests default to them.
-			r.Limits = corev1.ResourceList{"nvidia.com/gpu": *resource.NewQuantity(int64(gpus), resource.DecimalSI)}
-		}
-		return r
-	}
-	tmpl := func(r corev1.ResourceRequirements) corev1.PodTemplateSpec {
-		return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "mpi", Image: "mpi:1", Resources: r}}}}
-	}
-	job := &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team-a"},
-		Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-			kubeflow.MPIReplicaTypeLauncher: {Template: tmpl(res("500m", "1Gi", 0))},
-			kubeflow.MPIReplicaTypeWorker:   {Replicas: ptr.To(n), Template: tmpl(res("8", "64Gi", g))},
-		}},
-	}
-	kubeflow.SetDefaults(job)
-	return job
+	return wrappers.MakeMPIJob(name, "team-a").Image("mpi:1").Workers(n).
+		LauncherResources("500m", "1Gi").WorkerResources("8", "64Gi", int64(g)).Defaulted()
 }
 
 func TestJobTotals(t *testing.T) {

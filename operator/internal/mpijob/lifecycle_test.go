@@ -1,0 +1,189 @@
+package mpijob
+
+import (
+	"context"
+	"maps"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
+)
+
+// deleteAllOf records the DeleteCollections of worker pods the controller
+// asks for (the fake client cannot evaluate field selectors; what matters
+// here is what the API server is asked).
+type deleteAllOf struct{ calls []client.DeleteAllOfOptions }
+
+func (d *deleteAllOf) funcs() interceptor.Funcs {
+	return interceptor.Funcs{DeleteAllOf: func(_ context.Context, _ client.WithWatch, _ client.Object, opts ...client.DeleteAllOfOption) error {
+		var o client.DeleteAllOfOptions
+		o.ApplyOptions(opts)
+		d.calls = append(d.calls, o)
+		return nil
+	}}
+}
+
+func lifecycleJob() *wrappers.MPIJobWrapper {
+	return wrappers.MakeMPIJob("pi", "team-a").UID("0000-1111").WorkerResources("1", "1Gi", 1)
+}
+
+func (e *fakeEnv) get(t *testing.T) *kubeflow.MPIJob {
+	t.Helper()
+	job := &kubeflow.MPIJob{}
+	if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(e.job), job); err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+func (e *fakeEnv) update(t *testing.T, mutate func(*kubeflow.MPIJob)) {
+	t.Helper()
+	job := e.get(t)
+	mutate(job)
+	if err := e.c.Update(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *fakeEnv) workers(t *testing.T) []corev1.Pod {
+	t.Helper()
+	var out []corev1.Pod
+	for _, p := range e.pods(t) {
+		if p.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleWorker {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestSuspendAndResume walks a job through Kueue's life: created
+// suspended, resumed with the node selector of the flavor Kueue admitted
+// it to, suspended again (preempted).
+func TestSuspendAndResume(t *testing.T) {
+	var deletes deleteAllOf
+	job := lifecycleJob().Queue("gpus").Suspend(true).Defaulted()
+	e := newFakeEnvFor(t, job, "", deletes.funcs())
+
+	e.reconcile(t)
+	if n := len(e.workers(t)); n != 0 {
+		t.Fatalf("a suspended job got %d workers", n)
+	}
+	if l := e.launcher(t); !ptr.Deref(l.Spec.Suspend, false) {
+		t.Error("the launcher Job of a suspended job must be suspended")
+	}
+	if c := mpijob.TrueCondition(e.get(t), kubeflow.JobSuspended); c == nil {
+		t.Errorf("conditions %+v: want Suspended", e.get(t).Status.Conditions)
+	}
+
+	flavor := map[string]string{"example.com/gpu-flavor": "h100"}
+	e.update(t, func(j *kubeflow.MPIJob) {
+		j.Spec.RunPolicy.Suspend = ptr.To(false)
+		for _, r := range j.Spec.MPIReplicaSpecs {
+			r.Template.Spec.NodeSelector = flavor
+		}
+	})
+	e.reconcile(t)
+	workers := e.workers(t)
+	if len(workers) != 2 {
+		t.Fatalf("a resumed job has %d workers, want 2", len(workers))
+	}
+	for _, w := range workers {
+		if !maps.Equal(w.Spec.NodeSelector, flavor) {
+			t.Errorf("worker %s node selector %v, want Kueue's %v", w.Name, w.Spec.NodeSelector, flavor)
+		}
+	}
+	l := e.launcher(t)
+	if ptr.Deref(l.Spec.Suspend, false) || !maps.Equal(l.Spec.Template.Spec.NodeSelector, flavor) {
+		t.Errorf("launcher suspend %v, node selector %v: want resumed with %v", l.Spec.Suspend, l.Spec.Template.Spec.NodeSelector, flavor)
+	}
+
+	e.update(t, func(j *kubeflow.MPIJob) { j.Spec.RunPolicy.Suspend = ptr.To(true) })
+	e.reconcile(t)
+	if len(deletes.calls) != 1 || deletes.calls[0].LabelSelector.String() != labels.SelectorFromSet(roleLabels(job, kubeflow.RoleWorker)).String() {
+		t.Errorf("deletions %+v: want one DeleteCollection of the job's workers", deletes.calls)
+	}
+	if deletes.calls[0].FieldSelector != nil {
+		t.Errorf("suspending deletes every worker, not %s", deletes.calls[0].FieldSelector)
+	}
+	if l := e.launcher(t); !ptr.Deref(l.Spec.Suspend, false) {
+		t.Error("suspending the job must suspend its launcher")
+	}
+}
+
+// TestFinishedJobCleanPodPolicy: what a finished job deletes, by policy.
+func TestFinishedJobCleanPodPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		policy          kubeflow.CleanPodPolicy
+		wantDelete      bool
+		wantFieldFilter string
+	}{
+		{kubeflow.CleanPodPolicyNone, false, ""},
+		{kubeflow.CleanPodPolicyRunning, true, "status.phase!=Succeeded,status.phase!=Failed"},
+		{kubeflow.CleanPodPolicyAll, true, ""},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			var deletes deleteAllOf
+			e := newFakeEnvFor(t, lifecycleJob().CleanPodPolicy(tc.policy).Defaulted(), "", deletes.funcs())
+			e.reconcile(t) // workers and launcher created
+			finished := e.get(t)
+			now := metav1.NewTime(e.clock.Now())
+			finished.Status.Conditions = append(finished.Status.Conditions, kubeflow.JobCondition{Type: kubeflow.JobSucceeded, Status: corev1.ConditionTrue, LastTransitionTime: now})
+			finished.Status.CompletionTime = &now
+			if err := e.c.Status().Update(context.Background(), finished); err != nil {
+				t.Fatal(err)
+			}
+			e.reconcile(t)
+			if !tc.wantDelete {
+				if len(deletes.calls) != 0 {
+					t.Errorf("cleanPodPolicy None deleted %+v", deletes.calls)
+				}
+				return
+			}
+			if len(deletes.calls) != 1 {
+				t.Fatalf("deletions %+v: want one DeleteCollection", deletes.calls)
+			}
+			got := ""
+			if fs := deletes.calls[0].FieldSelector; fs != nil {
+				got = fs.String()
+			}
+			if got != tc.wantFieldFilter {
+				t.Errorf("field selector %q, want %q", got, tc.wantFieldFilter)
+			}
+		})
+	}
+}
+
+// TestTTLAfterFinished: the job is kept until its TTL has passed, with a
+// requeue for that moment, then deleted (its children go with it).
+func TestTTLAfterFinished(t *testing.T) {
+	w := lifecycleJob().TTLSecondsAfterFinished(60)
+	e := newFakeEnvFor(t, w.Defaulted(), "", interceptor.Funcs{})
+	finishedAt := metav1.NewTime(e.clock.Now().Add(-30 * time.Second))
+	e.update(t, func(*kubeflow.MPIJob) {})
+	job := e.get(t)
+	job.Status.Conditions = []kubeflow.JobCondition{{Type: kubeflow.JobSucceeded, Status: corev1.ConditionTrue, LastTransitionTime: finishedAt}}
+	job.Status.CompletionTime = &finishedAt
+	if err := e.c.Status().Update(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.reconcile(t); res.RequeueAfter != 30*time.Second {
+		t.Errorf("requeue after %v, want the 30 s left", res.RequeueAfter)
+	}
+	e.get(t) // still there
+	e.clock.Step(31 * time.Second)
+	e.reconcile(t)
+	err := e.c.Get(context.Background(), client.ObjectKeyFromObject(e.job), &kubeflow.MPIJob{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("after its TTL the job is still there (%v)", err)
+	}
+}
