@@ -11,7 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 
 	"github.com/mpijob-platform/mpijob-platform/console/backend"
@@ -100,7 +100,7 @@ func checkPrometheusURL(s string) error {
 // Handler returns the console's HTTP handler for the apiserver of cfg
 // (only its address and CA are used; every request brings its caller's
 // token), with /healthz for probes.
-func (o Options) Handler(cfg *rest.Config, log *slog.Logger) (http.Handler, error) {
+func (o Options) Handler(cfg *rest.Config, log logr.Logger) (http.Handler, error) {
 	token, err := o.devToken()
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func (o Options) Handler(cfg *rest.Config, log *slog.Logger) (http.Handler, erro
 		}
 		static = frontend.Dir(o.StaticDir)
 	} else if !frontend.Built() {
-		log.Warn("this binary has no built front end; serving a placeholder page (build console/frontend first, or use a static dir)")
+		log.Info("this binary has no built front end; serving a placeholder page (build console/frontend first, or use a static dir)")
 	}
 	srv := backend.New(backend.Options{
 		Clients:       backend.NewClientFactory(cfg),
@@ -132,7 +132,7 @@ func (o Options) Handler(cfg *rest.Config, log *slog.Logger) (http.Handler, erro
 }
 
 // Run serves the console until ctx ends, then shuts down gracefully.
-func Run(ctx context.Context, cfg *rest.Config, o Options, log *slog.Logger) error {
+func Run(ctx context.Context, cfg *rest.Config, o Options, log logr.Logger) error {
 	if o.CookieSecretFile != "" {
 		return WriteCookieSecret(o.CookieSecretFile)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,11 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 )
 
 func TestHandlerServesHealthAndAPI(t *testing.T) {
-	h, err := Options{BindAddress: "127.0.0.1:0"}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, slog.New(slog.DiscardHandler))
+	h, err := Options{BindAddress: "127.0.0.1:0"}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestWriteCookieSecret(t *testing.T) {
 
 func TestPrometheusURLChecked(t *testing.T) {
 	for u, ok := range map[string]bool{"": true, "http://prometheus:9090": true, "https://thanos.example.com/prom/": true, "prometheus:9090": false, "ftp://x": false, "http://": false} {
-		_, err := Options{BindAddress: "127.0.0.1:0", PrometheusURL: u}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, slog.New(slog.DiscardHandler))
+		_, err := Options{BindAddress: "127.0.0.1:0", PrometheusURL: u}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, logr.Discard())
 		if (err == nil) != ok {
 			t.Errorf("prometheus URL %q: err = %v, want ok = %v", u, err, ok)
 		}

@@ -13,13 +13,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mpijob-platform/mpijob-platform/console/server"
 )
@@ -63,5 +63,6 @@ func run(kubeconfig string, o server.Options) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return server.Run(ctx, cfg, o, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	// The manager's logger family (logr over zap), JSON like the manager's.
+	return server.Run(ctx, cfg, o, zap.New().WithName("console"))
 }

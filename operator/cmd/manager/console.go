@@ -1,8 +1,6 @@
 package main
 
 import (
-	"log/slog"
-	"os"
 	"runtime/debug"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,5 +22,5 @@ func runConsole(o consoleserver.Options) error {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		o.Version = bi.Main.Version
 	}
-	return consoleserver.Run(ctrl.SetupSignalHandler(), restCfg, o, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	return consoleserver.Run(ctrl.SetupSignalHandler(), restCfg, o, ctrl.Log.WithName("console"))
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -137,11 +138,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	job := orig.DeepCopy()
 	kubeflow.SetDefaults(job)
 	s := &state{key: req.NamespacedName, job: job, now: metav1.NewTime(r.Clock.Now())}
-	log := log.FromContext(ctx)
+	log := log.FromContext(ctx).WithValues("MPIJob", klog.KObj(job))
 
 	err := r.sync(ctx, s)
 	if err != nil {
-		log.Error(err, "reconcile failed")
+		log.Error(err, "reconcile failed", "phase", mpijob.PhaseOf(job))
 	}
 	if requeue, uerr := r.writeStatus(ctx, s, orig); uerr != nil {
 		return ctrl.Result{}, errors.Join(err, uerr)
@@ -151,6 +152,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	for _, e := range s.events {
 		r.Recorder.Eventf(orig, nil, e.kind, e.reason, "Reconcile", "%s", e.message)
+		// Every event is a decision of this pass; the log keeps them past
+		// the events' one-hour life.
+		log.V(2).Info(e.message, "reason", e.reason, "type", e.kind, "phase", mpijob.PhaseOf(s.job))
 	}
 	for _, f := range s.afterWrite {
 		f()
