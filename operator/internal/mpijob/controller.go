@@ -209,10 +209,10 @@ func (r *Reconciler) sync(ctx context.Context, s *state) error {
 		job.Status.StartTime = &s.now
 	}
 	if err := r.observe(ctx, s); err != nil {
-		return err
+		return fmt.Errorf("reading the job's children: %w", err)
 	}
 	if isFinished(&job.Status) {
-		return r.finish(ctx, s)
+		return r.finishing(ctx, s)
 	}
 	// A finished launcher ends the job even when the status saying so has
 	// not been stored yet (its write met a conflict): never recreate the
@@ -220,25 +220,36 @@ func (r *Reconciler) sync(ctx context.Context, s *state) error {
 	if s.launcher != nil && isJobFinished(s.launcher) {
 		r.updateStatus(s)
 		if isFinished(&job.Status) {
-			return r.finish(ctx, s)
+			return r.finishing(ctx, s)
 		}
 	}
-	for _, phase := range []func(context.Context, *state) error{
-		r.syncSSHSecret,
-		r.syncService,
-		r.syncConfigMap,
-		r.syncNetworkPolicy,
-		r.syncPodGroup, // before any pod, which would otherwise join no group
-		r.syncWorkers,
-		r.syncLauncher,
+	for _, phase := range []struct {
+		what string
+		sync func(context.Context, *state) error
+	}{
+		{"the SSH Secret", r.syncSSHSecret},
+		{"the Service", r.syncService},
+		{"the ConfigMap", r.syncConfigMap},
+		{"the NetworkPolicy", r.syncNetworkPolicy},
+		{"the PodGroup", r.syncPodGroup}, // before any pod, which would otherwise join no group
+		{"the workers", r.syncWorkers},
+		{"the launcher", r.syncLauncher},
 	} {
-		if err := phase(ctx, s); err != nil {
-			return err
+		if err := phase.sync(ctx, s); err != nil {
+			return fmt.Errorf("syncing %s: %w", phase.what, err)
 		}
 	}
 	r.updateStatus(s)
 	if isFinished(&job.Status) {
-		return r.finish(ctx, s)
+		return r.finishing(ctx, s)
+	}
+	return nil
+}
+
+// finishing is finish with its errors saying so.
+func (r *Reconciler) finishing(ctx context.Context, s *state) error {
+	if err := r.finish(ctx, s); err != nil {
+		return fmt.Errorf("finishing (cleanPodPolicy, TTL): %w", err)
 	}
 	return nil
 }
