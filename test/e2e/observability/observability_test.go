@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -293,7 +292,7 @@ func heldGPUs(t *testing.T, ctx context.Context, ns string) float64 {
 func consoleMetrics(t *testing.T, ctx context.Context, ns, realNs string, prom *prometheus) {
 	t.Helper()
 	token, realToken := memberToken(t, ctx, ns), memberToken(t, ctx, realNs)
-	h, err := consoleserver.Options{PrometheusURL: prom.url}.Handler(env.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := consoleserver.Options{PrometheusURL: prom.url}.Handler(env.Config, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
