@@ -19,33 +19,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 var created = metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 
 // mpiJob is a job with a launcher and n one-GPU workers.
 func mpiJob(ns, name string, workers int32, conds ...kubeflow.JobCondition) *kubeflow.MPIJob {
-	c := corev1.Container{Name: "mpi", Image: "example.invalid/mpi:1"}
-	w := c
-	w.Resources.Limits = corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "-" + name), CreationTimestamp: created},
-		Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-			kubeflow.MPIReplicaTypeLauncher: {Replicas: ptr.To[int32](1), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}},
-			kubeflow.MPIReplicaTypeWorker:   {Replicas: ptr.To(workers), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{w}}}},
-		}},
-		Status: kubeflow.JobStatus{Conditions: conds},
-	}
+	return wrappers.MakeMPIJob(name, ns).UID(ns+"-"+name).Created(created).
+		Workers(workers).WorkerResources("", "", 1).Conditions(conds...).Obj()
 }
 
 func cond(t kubeflow.JobConditionType, reason, msg string) kubeflow.JobCondition {

@@ -24,6 +24,7 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 // fakeFactory serves fake clients; with nil clients, asking for them fails
@@ -299,10 +300,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func finishedJob(name string, t kubeflow.JobConditionType, reason, msg string) *kubeflow.MPIJob {
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
-		Status:     kubeflow.JobStatus{Conditions: []kubeflow.JobCondition{{Type: t, Status: corev1.ConditionTrue, Reason: reason, Message: msg}}},
-	}
+	return wrappers.MakeMPIJob(name, "default").Condition(t, corev1.ConditionTrue, reason, msg).Obj()
 }
 
 func TestWait(t *testing.T) {

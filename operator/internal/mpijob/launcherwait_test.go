@@ -5,21 +5,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 func TestLauncherMustWait(t *testing.T) {
 	job := func(impl kubeflow.MPIImplementation, policy kubeflow.LauncherCreationPolicy, suspended bool) *kubeflow.MPIJob {
-		return &kubeflow.MPIJob{Spec: kubeflow.MPIJobSpec{
-			MPIImplementation:      impl,
-			LauncherCreationPolicy: policy,
-			RunPolicy:              kubeflow.RunPolicy{Suspend: ptr.To(suspended)},
-			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2)},
-			},
-		}}
+		return wrappers.MakeMPIJob("pi", "team-a").Implementation(impl).LauncherCreationPolicy(policy).Suspend(suspended).Obj()
 	}
 	worker := func(ip string, ready bool) corev1.Pod {
 		p := corev1.Pod{Status: corev1.PodStatus{PodIP: ip}}

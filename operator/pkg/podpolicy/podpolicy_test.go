@@ -7,24 +7,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 func testJob(workers int32) *kubeflow.MPIJob {
-	tmpl := func(name string) corev1.PodTemplateSpec {
-		return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "example.invalid/train:1"}}}}
-	}
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "train", Namespace: "team-a"},
-		Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-			kubeflow.MPIReplicaTypeLauncher: {Replicas: ptr.To[int32](1), Template: tmpl("launcher")},
-			kubeflow.MPIReplicaTypeWorker:   {Replicas: ptr.To(workers), Template: tmpl("worker")},
-		}},
-	}
+	return wrappers.MakeMPIJob("train", "team-a").Image("example.invalid/train:1").Workers(workers).Obj()
 }
 
 // Every rule gives one error at its field path, and the setting that

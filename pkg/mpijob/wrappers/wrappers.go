@@ -63,6 +63,18 @@ func (w *MPIJobWrapper) UID(uid string) *MPIJobWrapper {
 	return w
 }
 
+// Created sets the creation timestamp.
+func (w *MPIJobWrapper) Created(t metav1.Time) *MPIJobWrapper {
+	w.CreationTimestamp = t
+	return w
+}
+
+// Conditions appends status conditions as they are.
+func (w *MPIJobWrapper) Conditions(conds ...kubeflow.JobCondition) *MPIJobWrapper {
+	w.Status.Conditions = append(w.Status.Conditions, conds...)
+	return w
+}
+
 // Workers sets the worker count.
 func (w *MPIJobWrapper) Workers(n int32) *MPIJobWrapper {
 	w.replica(kubeflow.MPIReplicaTypeWorker).Replicas = ptr.To(n)
@@ -117,6 +129,12 @@ func (w *MPIJobWrapper) SlotsPerWorker(n int32) *MPIJobWrapper {
 // Implementation sets spec.mpiImplementation.
 func (w *MPIJobWrapper) Implementation(i kubeflow.MPIImplementation) *MPIJobWrapper {
 	w.Spec.MPIImplementation = i
+	return w
+}
+
+// LauncherCreationPolicy sets spec.launcherCreationPolicy.
+func (w *MPIJobWrapper) LauncherCreationPolicy(p kubeflow.LauncherCreationPolicy) *MPIJobWrapper {
+	w.Spec.LauncherCreationPolicy = p
 	return w
 }
 
