@@ -38,20 +38,24 @@ test-deps: ## Install what the tests need beyond Go, Python and Node.js (promtoo
 
 ##@ Tests by layer
 
-# Unit tests: every Go package but the suites that start a control plane and
-# the two that run npm and pip. They run with the race detector (cgo), but
-# for the packaging tools, single-threaded generators whose tests compress
-# and cross-compile (10x slower under -race, for no race to find).
-PACKAGING_PKGS := ./tools/image ./tools/krewplugin ./tools/catalog ./tools/bundle
+# Unit tests: every Go package but the suites that start a control plane,
+# the two that run npm and pip, and the packaging tools, whose tests build
+# images, charts and cross-compiled binaries with the Go toolchain (10x
+# slower under -race, for no race to find). Unit tests run with the race
+# detector (cgo).
+PACKAGING_PKGS := ./tools/image ./tools/krewplugin ./tools/catalog ./tools/bundle ./tools/packaging
 UNIT_PKGS = $(GO) list ./... | grep -v -e /test/e2e/ -e /test/integration/ -e '/console/frontend$$' -e '/sdk/python$$' \
-	-e '/tools/image$$' -e '/tools/krewplugin$$' -e '/tools/catalog$$' -e '/tools/bundle$$'
+	-e '/tools/image$$' -e '/tools/krewplugin$$' -e '/tools/catalog$$' -e '/tools/bundle$$' -e '/tools/packaging$$'
 GO_TEST_RACE = CGO_ENABLED=1 $(GO_TEST) -race
 FRONTEND_PKG := ./console/frontend
 SDK_PKG := ./sdk/python
 
 .PHONY: test-unit
-test-unit: test-deps ## Go unit tests only, with -race: no control plane, no npm, no pip (under a minute when warm).
+test-unit: test-deps ## Go unit tests only, with -race: no control plane, no npm, no pip, no image or chart builds (under a minute when warm).
 	$(GO_TEST_RACE) $$($(UNIT_PKGS))
+
+.PHONY: test-packaging
+test-packaging: ## The packaging tools: operator image, krew archives, OLM bundle and catalog, Helm chart.
 	$(GO_TEST) $(PACKAGING_PKGS)
 
 .PHONY: test-frontend
