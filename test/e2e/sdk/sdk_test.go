@@ -284,7 +284,7 @@ func TestPipelineExample(t *testing.T) {
 		{name: "succeeds", file: write("ok.yaml", jobYAML("pipeline-ok", false)), wantCode: 0,
 			wantOut: []string{"mpijob " + ns + "/pipeline-ok created", "Succeeded", containerLog}},
 		{name: "fails-with-diagnosis", file: write("oom.yaml", jobYAML("pipeline-oom", true)), wantCode: 1,
-			wantErr: []string{"OOMKilled", "worker-0 was OOMKilled at 1Gi", "what to do: raise the memory limit of the pods that were killed, or lower the batch size"}},
+			wantErr: []string{"OOMKilled", "was OOMKilled at 1Gi", "what to do: raise the memory limit of the pods that were killed, or lower the batch size"}},
 		{name: "invalid", file: write("bad.yaml", strings.Replace(jobYAML("pipeline-bad", false), "slotsPerWorker: 1", "slotsPerWorker: 0", 1)), wantCode: 2,
 			wantErr: []string{"spec.slotsPerWorker"}},
 	} {
