@@ -1,21 +1,17 @@
 package mpijob
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/contract/diagnosis.yaml")
 
 const diagnosisHeader = `# The closed set of diagnosis reasons (pkg/mpijob.ReasonTable): how each is
 # shown and its general advice. Written by: go test ./pkg/mpijob -run
@@ -31,27 +27,12 @@ func TestDiagnosisContract(t *testing.T) {
 		Severities []Severity   `json:"severities"`
 		Reasons    []ReasonInfo `json:"reasons"`
 	}
-	got := contract{Severities: Severities, Reasons: ReasonTable}
-	if *update {
-		data, err := yaml.Marshal(got)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append([]byte(diagnosisHeader), data...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(path)
+	data, err := yaml.Marshal(contract{Severities: Severities, Reasons: ReasonTable})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want contract
-	if err := yaml.UnmarshalStrict(data, &want); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("%s differs from the table (run with -update, then fix the SDK and console) (-file +table):\n%s", path, diff)
-	}
+	// With -update this rewrites the file; then fix the SDK and console.
+	golden.CheckFile(t, path, append([]byte(diagnosisHeader), data...))
 	seen := map[string]bool{}
 	for _, r := range ReasonTable {
 		if seen[r.Reason] || r.Remediation == "" {

@@ -21,7 +21,14 @@ func Updating() bool { return *update }
 // -update) and reports a diff as a test error.
 func Check(t testing.TB, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden.yaml")
+	CheckFile(t, filepath.Join("testdata", name+".golden.yaml"), got)
+}
+
+// CheckFile is Check for a file at any path, such as the contract
+// fixtures under the repository's testdata/contract that other languages'
+// tests read too.
+func CheckFile(t testing.TB, path string, got []byte) {
+	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)

@@ -150,11 +150,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// A conflict: the job changed under us; look again shortly.
 		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
 	}
-	for _, e := range s.events {
-		r.Recorder.Eventf(orig, nil, e.kind, e.reason, "Reconcile", "%s", e.message)
+	if len(s.events) > 0 {
 		// Every event is a decision of this pass; the log keeps them past
 		// the events' one-hour life.
-		log.V(2).Info(e.message, "reason", e.reason, "type", e.kind, "phase", mpijob.PhaseOf(s.job))
+		phase := mpijob.PhaseOf(s.job)
+		for _, e := range s.events {
+			r.Recorder.Eventf(orig, nil, e.kind, e.reason, "Reconcile", "%s", e.message)
+			log.V(2).Info(e.message, "reason", e.reason, "type", e.kind, "phase", phase)
+		}
 	}
 	for _, f := range s.afterWrite {
 		f()
