@@ -192,7 +192,7 @@ func TestDetailsWorkersEvents(t *testing.T) {
 	if code := f.do(t, http.MethodGet, "/api/v1/namespaces/team-a/mpijobs/pi", "", &d); code != http.StatusOK {
 		t.Fatalf("details: %d", code)
 	}
-	if d.Diagnosis == nil || d.Diagnosis.Reason != "Unschedulable" || !strings.Contains(d.Diagnosis.Message, "pi-worker-1 cannot be scheduled: 0/4 nodes") {
+	if d.Diagnosis == nil || d.Diagnosis.Reason != "Unschedulable" || !strings.Contains(d.Diagnosis.Message, "1 pod(s) cannot be scheduled (worker-1): 0/4 nodes") {
 		t.Errorf("diagnosis = %+v, want the unschedulable worker", d.Diagnosis)
 	}
 	if !strings.Contains(d.YAML, "kind: MPIJob") || !strings.Contains(d.Describe, "Name:         pi") {

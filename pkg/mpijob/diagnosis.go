@@ -2,6 +2,7 @@ package mpijob
 
 import (
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -106,6 +107,17 @@ func diagnosis(s Severity, reason, message string) *Diagnosis {
 	return &Diagnosis{Severity: s, Reason: reason, Message: message, Remediation: Remediation(reason)}
 }
 
+// newDiagnosis is a diagnosis with its reason's severity.
+func newDiagnosis(reason, message string) Diagnosis {
+	d := Diagnosis{Severity: SeverityDanger, Reason: reason, Message: message, Remediation: Remediation(reason)}
+	for _, r := range ReasonTable {
+		if r.Reason == reason {
+			d.Severity = r.Severity
+		}
+	}
+	return d
+}
+
 // Diagnose says what is wrong with a job now, or nil when nothing is. What
 // the controller stored wins: the Failed condition, then its Running=False
 // diagnosis; Kueue's view of a queued job comes next; only then are the
@@ -133,23 +145,22 @@ func Diagnose(job *kubeflow.MPIJob, pods []corev1.Pod, wl *kueue.Workload) *Diag
 			return diagnosis(SeverityWarning, c.Reason, c.Message)
 		}
 	}
+	// The controller's own checks, for a job it has not diagnosed: not
+	// fatal yet, so warnings.
+	now := time.Now()
+	for i := range pods {
+		if d, _, found := DiagnoseImagePull(&pods[i], now); found {
+			return diagnosis(SeverityWarning, d.Reason, d.Message)
+		}
+	}
+	if d, found := DiagnoseUnschedulable(pods); found {
+		return diagnosis(SeverityWarning, d.Reason, d.Message)
+	}
 	for i := range pods {
 		p := &pods[i]
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-				return diagnosis(SeverityWarning, ReasonUnschedulable, "pod "+p.Name+" cannot be scheduled: "+c.Message)
-			}
-		}
 		for _, cs := range p.Status.ContainerStatuses {
-			w := cs.State.Waiting
-			if w == nil {
-				continue
-			}
-			switch w.Reason {
-			case "ImagePullBackOff", "ErrImagePull", "InvalidImageName":
-				return diagnosis(SeverityWarning, ReasonImagePullFailed, "pod "+p.Name+": "+strings.TrimSpace(w.Reason+": "+w.Message))
-			case "CrashLoopBackOff":
-				return diagnosis(SeverityWarning, ReasonCrashLoopBackOff, "pod "+p.Name+": "+strings.TrimSpace(w.Reason+": "+w.Message))
+			if w := cs.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
+				return diagnosis(SeverityWarning, ReasonCrashLoopBackOff, PodRole(p)+": "+strings.TrimSpace(w.Reason+": "+firstLine(w.Message)))
 			}
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
@@ -84,11 +85,14 @@ func TestExitCode(t *testing.T) {
 	// A quota refusal is known by its causes, whatever its message says.
 	quotaDenial := apierrors.NewForbidden(gr, "x", errors.New("can never run"))
 	quotaDenial.ErrStatus.Details.Causes = []metav1.StatusCause{quota.Shortfall{Resource: "pods", Requested: "3", Used: "0", Available: "2", Limit: "2", Where: "ResourceQuota ns/q"}.Cause()}
+	podsDenial := apierrors.NewForbidden(gr, "x", errors.New("bob may not create pods"))
+	podsDenial.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: mpijob.CausePodsForbidden, Field: "ns"}}
 	for name, tc := range map[string]struct {
 		err  error
 		want int
 	}{
 		"nil":              {nil, 0},
+		"pods cause":       {podsDenial, 2},
 		"not found":        {apierrors.NewNotFound(gr, "x"), 4},
 		"wrapped notfound": {fmt.Errorf("getting: %w", apierrors.NewNotFound(gr, "x")), 4},
 		"rbac forbidden":   {apierrors.NewForbidden(gr, "x", errors.New(`User "bob" cannot create resource "mpijobs"`)), 4},

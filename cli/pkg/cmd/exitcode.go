@@ -8,7 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 
-	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // Exit codes, the same for every command.
@@ -56,13 +56,13 @@ func IsAdmissionDenial(err error) bool {
 	if !apierrors.IsForbidden(err) {
 		return false
 	}
-	if shortfalls, _ := quota.FromError(err); len(shortfalls) > 0 {
+	if mpijob.IsPlatformDenial(err) {
 		return true
 	}
-	// Other denials carry no cause; the API server's own prefix of every
-	// webhook refusal names them.
-	msg := err.Error()
-	return strings.Contains(msg, "admission webhook") || strings.Contains(msg, "denied the request")
+	// Another webhook's refusal (Kueue's, a cluster policy's) carries no
+	// cause of ours; the API server's own prefix of every webhook refusal
+	// names it.
+	return strings.Contains(err.Error(), "admission webhook")
 }
 
 // ExitCode maps an error to the exit code of the contract:

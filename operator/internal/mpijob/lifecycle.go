@@ -90,15 +90,15 @@ func (r *Reconciler) updateStatus(s *state) {
 	// Not running yet: say why when something blocks it.
 	pending := s.pods()
 	for i := range pending {
-		if d, _, found := diagnoseImagePull(&pending[i], now.Time); found {
+		if d, _, found := mpijob.DiagnoseImagePull(&pending[i], now.Time); found {
 			if setCondition(st, kubeflow.JobRunning, corev1.ConditionFalse, d.Reason, d.Message, now) {
 				s.eventf(corev1.EventTypeWarning, d.Reason, "%s", d.Message)
 			}
-			s.requeueAfter(imagePullFatalAfter)
+			s.requeueAfter(mpijob.ImagePullFatalAfter)
 			return
 		}
 	}
-	if d, found := diagnoseUnschedulable(pending); found {
+	if d, found := mpijob.DiagnoseUnschedulable(pending); found {
 		if setCondition(st, kubeflow.JobRunning, corev1.ConditionFalse, d.Reason, d.Message, now) {
 			s.eventf(corev1.EventTypeWarning, d.Reason, "%s", d.Message)
 		}
@@ -113,25 +113,25 @@ func (r *Reconciler) updateStatus(s *state) {
 // failure finds what dooms the job: a failed worker (workers do not
 // restart in place under Never and ExitCode), an image that cannot be
 // pulled, or a failed launcher Job.
-func (r *Reconciler) failure(s *state) (Diagnosis, bool) {
+func (r *Reconciler) failure(s *state) (mpijob.Diagnosis, bool) {
 	for i := range s.workers {
 		if s.workers[i].Status.Phase == corev1.PodFailed {
-			return diagnosePodFailure(&s.workers[i]), true
+			return mpijob.DiagnosePodFailure(&s.workers[i]), true
 		}
 	}
 	all := s.pods()
 	for i := range all {
-		if d, fatal, found := diagnoseImagePull(&all[i], s.now.Time); found && fatal {
+		if d, fatal, found := mpijob.DiagnoseImagePull(&all[i], s.now.Time); found && fatal {
 			return d, true
 		}
 	}
 	if s.launcher != nil && jobConditionTrue(s.launcher, batchv1.JobFailed) {
-		return diagnoseLauncherJob(s.launcher, s.lPods, s.job.Spec.RunPolicy.ActiveDeadlineSeconds), true
+		return mpijob.DiagnoseLauncherJob(s.launcher, s.lPods, s.job.Spec.RunPolicy.ActiveDeadlineSeconds), true
 	}
-	return Diagnosis{}, false
+	return mpijob.Diagnosis{}, false
 }
 
-func (r *Reconciler) fail(s *state, d Diagnosis) {
+func (r *Reconciler) fail(s *state, d mpijob.Diagnosis) {
 	if setCondition(&s.job.Status, kubeflow.JobFailed, corev1.ConditionTrue, d.Reason, d.Message, s.now) {
 		s.eventf(corev1.EventTypeWarning, d.Reason, "%s", d.Message)
 		ns := s.job.Namespace
@@ -209,8 +209,8 @@ func (r *Reconciler) reportRestarts(s *state) {
 			if t == nil || !r.expect.newRestarts(s.key, p.Name+"/"+cs.Name, cs.RestartCount) {
 				continue
 			}
-			d := diagnoseTermination(podRole(p), containerSpec(p, cs.Name), t)
-			s.eventf(corev1.EventTypeWarning, "WorkerRestarted", "%s restarted (restart %d): %s", podRole(p), cs.RestartCount, d.Message)
+			d := mpijob.DiagnoseTermination(mpijob.PodRole(p), mpijob.ContainerSpec(p, cs.Name), t)
+			s.eventf(corev1.EventTypeWarning, "WorkerRestarted", "%s restarted (restart %d): %s", mpijob.PodRole(p), cs.RestartCount, d.Message)
 		}
 	}
 }

@@ -173,29 +173,6 @@ func TestLongestNameGivesValidChildren(t *testing.T) {
 	}
 }
 
-func TestTruncateUTF8(t *testing.T) {
-	cases := map[string]struct {
-		in, want string
-		max      int
-	}{
-		"short":                  {in: "worker-3 was OOMKilled", max: 1024, want: "worker-3 was OOMKilled"},
-		"exactly the limit":      {in: strings.Repeat("a", 1024), max: 1024, want: strings.Repeat("a", 1024)},
-		"one byte over":          {in: strings.Repeat("a", 1025), max: 1024, want: strings.Repeat("a", 1021) + "…"},
-		"cut inside a rune":      {in: "aé" + "xyz", max: 5, want: "a…"},
-		"cut after a rune":       {in: "abé" + "cdef", max: 7, want: "abé…"},
-		"four-byte runes":        {in: strings.Repeat("🙂", 5), max: 10, want: "🙂…"},
-		"invalid bytes replaced": {in: "a\xffb", max: 1024, want: "a\uFFFDb"},
-		"no room for the marker": {in: "abcdef", max: 2, want: ""},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, truncateUTF8(tc.in, tc.max)); diff != "" {
-				t.Errorf("truncateUTF8 (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 // FuzzEventNote: every note fits events.k8s.io/v1, is valid UTF-8, keeps
 // what fits unchanged and otherwise keeps a prefix and says it was cut.
 func FuzzEventNote(f *testing.F) {
@@ -214,10 +191,10 @@ func FuzzEventNote(f *testing.F) {
 			}
 			return
 		}
-		if !strings.HasSuffix(got, truncationMarker) || !strings.HasPrefix(valid, strings.TrimSuffix(got, truncationMarker)) {
+		if !strings.HasSuffix(got, "…") || !strings.HasPrefix(valid, strings.TrimSuffix(got, "…")) {
 			t.Fatalf("cut note %q is not a marked prefix", got)
 		}
-		if len(got) < maxEventNoteBytes-utf8.UTFMax-len(truncationMarker) {
+		if len(got) < maxEventNoteBytes-utf8.UTFMax-len("…") {
 			t.Fatalf("cut too much: %d bytes", len(got))
 		}
 	})
@@ -227,7 +204,7 @@ func FuzzEventNote(f *testing.F) {
 func TestEventfCutsTheNote(t *testing.T) {
 	s := &state{}
 	s.eventf(corev1.EventTypeWarning, mpijob.ReasonValidationError, "%s", strings.Repeat("ü", 2000))
-	if n := len(s.events[0].message); n > maxEventNoteBytes || !strings.HasSuffix(s.events[0].message, truncationMarker) {
+	if n := len(s.events[0].message); n > maxEventNoteBytes || !strings.HasSuffix(s.events[0].message, "…") {
 		t.Errorf("event note of %d bytes: %q…", n, s.events[0].message[:20])
 	}
 }
@@ -243,7 +220,7 @@ func TestUnschedulableDiagnosisOfEveryWorkerFitsAnEvent(t *testing.T) {
 			Message: fmt.Sprintf("0/5000 nodes are available: 5000 Insufficient nvidia.com/gpu. %s", strings.Repeat("preemption: not eligible. ", 80)),
 		}}}
 	}
-	d, ok := diagnoseUnschedulable(pods)
+	d, ok := mpijob.DiagnoseUnschedulable(pods)
 	if !ok {
 		t.Fatal("not diagnosed")
 	}

@@ -11,8 +11,8 @@ import (
 const (
 	configSuffix            = "-config"
 	sshSecretSuffix         = "-ssh"
-	launcherSuffix          = "-launcher"
-	workerInfix             = "-worker-"
+	launcherSuffix          = kubeflow.LauncherNameSuffix
+	workerInfix             = kubeflow.WorkerNameInfix
 	configVolumeName        = "mpi-job-config"
 	configMountPath         = "/etc/mpi"
 	hostfileName            = "hostfile"

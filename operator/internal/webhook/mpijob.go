@@ -21,6 +21,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 const (
@@ -188,9 +189,11 @@ func (w *MPIJobWebhook) creatorMayCreatePods(ctx context.Context, job *kubeflow.
 	if sar.Status.Allowed {
 		return nil
 	}
-	return apierrors.NewForbidden(kubeflow.SchemeGroupVersion.WithResource("mpijobs").GroupResource(), job.Name, fmt.Errorf(
+	denial := apierrors.NewForbidden(kubeflow.SchemeGroupVersion.WithResource("mpijobs").GroupResource(), job.Name, fmt.Errorf(
 		"%s may not create pods in namespace %s, and an MPIJob's launcher and workers are pods created on its creator's behalf: ask a namespace admin for the edit role (which includes mpijob-platform-user)",
 		u.Username, job.Namespace))
+	denial.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: mpijob.CausePodsForbidden, Field: job.Namespace, Message: u.Username + " may not create pods"}}
+	return denial
 }
 
 // ValidateUpdate validates the new object and immutable fields. The

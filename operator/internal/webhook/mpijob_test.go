@@ -26,6 +26,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	mpijobquota "github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 )
 
@@ -474,6 +475,11 @@ func TestValidateCreateChecksTheCreatorMayCreatePods(t *testing.T) {
 			_, err := w.ValidateCreate(ctx, gpuJob("train", 2, 8))
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			// A refusal is the platform's, by its cause; an unavailable
+			// review is not a refusal of the job.
+			if denied := mpijob.IsPlatformDenial(err); denied != (tc.wantErr != "" && tc.sarErr == nil) {
+				t.Errorf("IsPlatformDenial(%v) = %v", err, denied)
 			}
 			want := authorizationv1.SubjectAccessReviewSpec{
 				User: "alice", Groups: []string{"team-a-members"}, Extra: map[string]authorizationv1.ExtraValue{"scopes": {"x"}},

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
@@ -367,7 +368,9 @@ func TestCreatorWhoMayNotCreatePodsIsRefused(t *testing.T) {
 		if err == nil {
 			return false, "", fmt.Errorf("bob created an MPIJob without the right to create pods")
 		}
-		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "may not create pods in namespace "+ns), err.Error(), nil
+		// The cause travels through the API server: clients tell this
+		// refusal from bob's missing RBAC by it.
+		return mpijob.IsPlatformDenial(err) && strings.Contains(err.Error(), "may not create pods in namespace "+ns), err.Error(), nil
 	})
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "sneaky"}, &kubeflow.MPIJob{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the refused MPIJob exists: %v", err)

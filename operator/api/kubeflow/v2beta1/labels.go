@@ -14,6 +14,12 @@ const (
 	RoleLauncher = "launcher"
 	RoleWorker   = "worker"
 
+	// Children are named after their job, as upstream names them:
+	// <job>-worker-<index> for worker pods and <job>-launcher for the
+	// launcher Job (and hostname).
+	WorkerNameInfix    = "-worker-"
+	LauncherNameSuffix = "-launcher"
+
 	// DefaultSSHAuthMountPath is where SSH credentials are mounted unless
 	// the job says otherwise.
 	DefaultSSHAuthMountPath = "/root/.ssh"

@@ -45,7 +45,7 @@ const (
 	// also the value of the job-name labels the Job controller puts on its
 	// pods, at most 63). The launcher Job's pods are <job>-launcher-xxxxx;
 	// the apiserver cuts a generateName prefix to 58 so they stay 63.
-	MaxNameLength = validation.DNS1123LabelMaxLength - len("-worker-") - maxWorkerIndexDigits
+	MaxNameLength = validation.DNS1123LabelMaxLength - len(WorkerNameInfix) - maxWorkerIndexDigits
 )
 
 // maxWorkerIndexDigits is the room the name check keeps for worker indices:
@@ -121,7 +121,7 @@ func ValidateName(name string) field.ErrorList {
 	if len(name) > MaxNameLength {
 		errs = append(errs, field.Invalid(path, name, fmt.Sprintf(
 			"must be at most %d characters, not %d: worker pods are named %q and must be DNS labels of at most %d characters: use a shorter name",
-			MaxNameLength, len(name), name+"-worker-"+"99999"[:maxWorkerIndexDigits], validation.DNS1123LabelMaxLength)))
+			MaxNameLength, len(name), name+WorkerNameInfix+"99999"[:maxWorkerIndexDigits], validation.DNS1123LabelMaxLength)))
 	}
 	if !dns1035Label.MatchString(name) {
 		errs = append(errs, field.Invalid(path, name,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from openshift_ai_sdk.training import QuotaExceededError, ValidationError
-from openshift_ai_sdk.training.errors import REMEDIATIONS, error_from_status
+from openshift_ai_sdk.training.errors import DENIAL_CAUSES, REMEDIATIONS, ForbiddenError, error_from_status
 from openshift_ai_sdk.training.spec import JobParams, ResourceRequirements, build_manifest
 from openshift_ai_sdk.training.status import PHASES, JobStatus
 
@@ -29,6 +29,7 @@ PHASE = load("phase.yaml")
 VALIDATION = load("validation.yaml")
 QUOTA = load("quota.yaml")
 DIAGNOSIS = load("diagnosis.yaml")
+DENIAL = load("denial.yaml")
 
 
 def test_remediations_are_the_platforms() -> None:
@@ -121,3 +122,20 @@ def test_quota_refusal_is_read_from_its_causes() -> None:
     want = [{**s, "note": s.get("note", "")} for s in QUOTA["shortfalls"]]
     assert got == want
     assert err.requested["requests.nvidia.com/gpu"] == "72"
+
+
+def test_denial_causes_are_the_platforms() -> None:
+    assert list(DENIAL_CAUSES) == DENIAL["denialCauses"]
+
+
+@pytest.mark.parametrize("case", DENIAL["cases"], ids=[c["what"] for c in DENIAL["cases"]])
+def test_denial(case: Dict[str, Any]) -> None:
+    err = error_from_status(403, case["status"], what="creating mpijob team-a/train")
+    by = case["refusedBy"]
+    if by == "platform":
+        assert isinstance(err, (ForbiddenError, QuotaExceededError))
+        assert isinstance(err, QuotaExceededError) or err.denied_by_platform
+    else:
+        assert isinstance(err, ForbiddenError) and not err.denied_by_platform
+    # Only a missing permission is answered with the role to ask for.
+    assert ("mpijob-platform-user role (or edit)" in str(err)) == (by == "rbac")

@@ -204,7 +204,22 @@ class NotFoundError(TrainingError, LookupError):
 
 class ForbiddenError(TrainingError, PermissionError):
     """The credentials are refused (401) or lack permission (RBAC 403), or an
-    admission webhook denied the request for a reason other than quota."""
+    admission webhook denied the request for a reason other than quota.
+
+    Attributes:
+        denied_by_platform: the platform's admission webhook refused the job
+            (its answer carries one of :data:`DENIAL_CAUSES`), e.g. because
+            its creator may not create pods in the namespace.
+    """
+
+    def __init__(self, message: str, *, reason: str = "", status: Optional[int] = None, denied_by_platform: bool = False) -> None:
+        super().__init__(message, reason=reason, status=status)
+        self.denied_by_platform = denied_by_platform
+
+
+# The cause types that mark a 403 as the platform's own refusal of a job
+# (pkg/mpijob.DenialCauses in Go; testdata/contract/denial.yaml).
+DENIAL_CAUSES = ("QuotaShortfall", "PodsForbidden")
 
 
 class AlreadyExistsError(TrainingError, ValueError):
@@ -361,7 +376,12 @@ def error_from_status(status: int, body: Any, *, what: str, headers: Optional[Ma
         shortfalls = quota_shortfalls(details)
         if shortfalls:
             return QuotaExceededError(text, shortfalls, reason=reason or "Forbidden", status=status)
-        if "denied the request" in message or "admission webhook" in message:
+        causes = (details or {}).get("causes") or []
+        if any(isinstance(c, dict) and c.get("reason") in DENIAL_CAUSES for c in causes):
+            return ForbiddenError(text, reason=reason or "Forbidden", status=status, denied_by_platform=True)
+        # Another webhook's refusal carries no cause of ours; the API
+        # server's prefix of every webhook refusal names it.
+        if "admission webhook" in message:
             return ForbiddenError(text, reason=reason or "Forbidden", status=status)
         return ForbiddenError(
             text + ": ask a namespace admin for the mpijob-platform-user role (or edit) in this namespace, or use another namespace",

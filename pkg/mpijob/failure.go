@@ -5,33 +5,37 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
 
-// Diagnosis says why a job failed or cannot progress, and what to change.
-type Diagnosis struct {
-	Reason  string
-	Message string
-}
+// What the controller reads from a job's pods and launcher Job to say why
+// it failed or cannot progress. The controller stores the result in the
+// job's conditions; clients call these only through Diagnose, for jobs the
+// controller has not diagnosed.
 
-// imagePullFatalAfter is how long an image keeps failing to pull before the
+// ImagePullFatalAfter is how long an image keeps failing to pull before the
 // job fails; an invalid image name fails it at once.
-const imagePullFatalAfter = 3 * time.Minute
+const ImagePullFatalAfter = 3 * time.Minute
 
-// role names a pod for messages: "worker-3" or "launcher".
-func podRole(pod *corev1.Pod) string {
-	if i := strings.LastIndex(pod.Name, workerInfix); i >= 0 {
-		return "worker-" + pod.Name[i+len(workerInfix):]
+// PodRole names a pod for messages: "worker-3" or "launcher" for an
+// MPIJob's pods, its name for any other.
+func PodRole(pod *corev1.Pod) string {
+	if i := strings.LastIndex(pod.Name, kubeflow.WorkerNameInfix); i >= 0 {
+		return "worker-" + pod.Name[i+len(kubeflow.WorkerNameInfix):]
 	}
-	return "launcher"
+	if strings.Contains(pod.Name, kubeflow.LauncherNameSuffix) || pod.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleLauncher {
+		return "launcher"
+	}
+	return pod.Name
 }
 
-// diagnoseTermination explains one terminated container.
-func diagnoseTermination(who string, c *corev1.Container, t *corev1.ContainerStateTerminated) Diagnosis {
+// DiagnoseTermination explains one terminated container.
+func DiagnoseTermination(who string, c *corev1.Container, t *corev1.ContainerStateTerminated) Diagnosis {
 	msg := strings.TrimSpace(t.Message)
 	lower := strings.ToLower(msg)
 	switch {
@@ -43,17 +47,17 @@ func diagnoseTermination(who string, c *corev1.Container, t *corev1.ContainerSta
 			}
 		}
 		if limit == "no memory limit" {
-			return Diagnosis{mpijob.ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled with no memory limit (its node ran out of memory): set a memory request and limit that fit the model, or lower the batch size", who)}
+			return newDiagnosis(ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled with no memory limit (its node ran out of memory): set a memory request and limit that fit the model, or lower the batch size", who))
 		}
-		return Diagnosis{mpijob.ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled at %s: raise the %s memory limit or lower the batch size", who, limit, roleKind(who))}
+		return newDiagnosis(ReasonOOMKilled, fmt.Sprintf("%s was OOMKilled at %s: raise the %s memory limit or lower the batch size", who, limit, roleKind(who)))
 	case strings.Contains(lower, "cuda error") || strings.Contains(lower, "cuda out of memory") || strings.Contains(lower, "cudaerror") || strings.Contains(lower, "cuda_error"):
 		hint := "check that the image's CUDA version matches the node's driver and that the pod requests nvidia.com/gpu"
 		if strings.Contains(lower, "out of memory") {
 			hint = "GPU memory ran out: lower the batch size or use more workers"
 		}
-		return Diagnosis{mpijob.ReasonCUDAError, fmt.Sprintf("%s failed with a CUDA error (exit code %d): %s: %s", who, t.ExitCode, firstLine(msg), hint)}
+		return newDiagnosis(ReasonCUDAError, fmt.Sprintf("%s failed with a CUDA error (exit code %d): %s: %s", who, t.ExitCode, firstLine(msg), hint))
 	case strings.Contains(lower, "nccl"):
-		return Diagnosis{mpijob.ReasonNCCLError, fmt.Sprintf("%s failed with an NCCL error (exit code %d): %s: check NCCL_SOCKET_IFNAME and that workers can reach each other (NetworkPolicy, Istio sidecars); set NCCL_DEBUG=INFO for details", who, t.ExitCode, firstLine(msg))}
+		return newDiagnosis(ReasonNCCLError, fmt.Sprintf("%s failed with an NCCL error (exit code %d): %s: check NCCL_SOCKET_IFNAME and that workers can reach each other (NetworkPolicy, Istio sidecars); set NCCL_DEBUG=INFO for details", who, t.ExitCode, firstLine(msg)))
 	}
 	detail := fmt.Sprintf("%s exited with code %d", who, t.ExitCode)
 	if t.Reason != "" {
@@ -62,11 +66,11 @@ func diagnoseTermination(who string, c *corev1.Container, t *corev1.ContainerSta
 	if msg != "" {
 		detail += ": " + firstLine(msg)
 	}
-	reason := mpijob.ReasonWorkerFailed
+	reason := ReasonWorkerFailed
 	if who == "launcher" {
-		reason = mpijob.ReasonLauncherFailed
+		reason = ReasonLauncherFailed
 	}
-	return Diagnosis{reason, detail + ": read its logs for the cause"}
+	return newDiagnosis(reason, detail+": read its logs for the cause")
 }
 
 func roleKind(who string) string {
@@ -88,7 +92,7 @@ func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return truncateUTF8(s, maxDetailBytes)
+	return TruncateUTF8(s, maxDetailBytes)
 }
 
 // podList names the first maxListedPods pods, and counts the others: with
@@ -100,24 +104,24 @@ func podList(names []string) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxListedPods], ", "), len(names)-maxListedPods)
 }
 
-// diagnosePodFailure explains a pod that ended Failed: eviction or its first
+// DiagnosePodFailure explains a pod that ended Failed: eviction or its first
 // failed container.
-func diagnosePodFailure(pod *corev1.Pod) Diagnosis {
-	who := podRole(pod)
+func DiagnosePodFailure(pod *corev1.Pod) Diagnosis {
+	who := PodRole(pod)
 	if pod.Status.Reason == "Evicted" || hasDisruptionTarget(pod) {
-		msg := truncateUTF8(strings.TrimSpace(pod.Status.Message), maxDetailBytes)
+		msg := TruncateUTF8(strings.TrimSpace(pod.Status.Message), maxDetailBytes)
 		if msg == "" {
 			msg = "the node reclaimed resources or was drained"
 		}
-		return Diagnosis{mpijob.ReasonEvicted, fmt.Sprintf("%s was evicted: %s: resubmit the job; if the node ran short of memory or disk, set requests that match what the job uses", who, msg)}
+		return newDiagnosis(ReasonEvicted, fmt.Sprintf("%s was evicted: %s: resubmit the job; if the node ran short of memory or disk, set requests that match what the job uses", who, msg))
 	}
 	for i := range pod.Status.ContainerStatuses {
 		cs := &pod.Status.ContainerStatuses[i]
 		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
-			return diagnoseTermination(who, containerSpec(pod, cs.Name), t)
+			return DiagnoseTermination(who, ContainerSpec(pod, cs.Name), t)
 		}
 	}
-	return Diagnosis{mpijob.ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, truncateUTF8(strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message), maxDetailBytes))}
+	return newDiagnosis(ReasonWorkerFailed, fmt.Sprintf("%s failed: %s", who, TruncateUTF8(strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message), maxDetailBytes)))
 }
 
 // diagnoseRestartedLauncher explains the latest launcher pod whose
@@ -144,7 +148,7 @@ func diagnoseRestartedLauncher(pods []corev1.Pod) (Diagnosis, bool) {
 	if latest == nil {
 		return Diagnosis{}, false
 	}
-	return diagnoseTermination(podRole(latest), containerSpec(latest, name), term), true
+	return DiagnoseTermination(PodRole(latest), ContainerSpec(latest, name), term), true
 }
 
 func hasDisruptionTarget(pod *corev1.Pod) bool {
@@ -156,7 +160,7 @@ func hasDisruptionTarget(pod *corev1.Pod) bool {
 	return false
 }
 
-func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
+func ContainerSpec(pod *corev1.Pod, name string) *corev1.Container {
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == name {
 			return &pod.Spec.Containers[i]
@@ -165,9 +169,9 @@ func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
 	return nil
 }
 
-// diagnoseImagePull finds a container that cannot pull its image. It is
-// fatal for an invalid name or after imagePullFatalAfter of failures.
-func diagnoseImagePull(pod *corev1.Pod, now time.Time) (d Diagnosis, fatal, found bool) {
+// DiagnoseImagePull finds a container that cannot pull its image. It is
+// fatal for an invalid name or after ImagePullFatalAfter of failures.
+func DiagnoseImagePull(pod *corev1.Pod, now time.Time) (d Diagnosis, fatal, found bool) {
 	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
 		w := cs.State.Waiting
 		if w == nil {
@@ -175,23 +179,23 @@ func diagnoseImagePull(pod *corev1.Pod, now time.Time) (d Diagnosis, fatal, foun
 		}
 		switch w.Reason {
 		case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
-			d = Diagnosis{mpijob.ReasonImagePullFailed, fmt.Sprintf("%s cannot pull image %q (%s): %s: check the image name and tag, and that the namespace has a pull secret for its registry",
-				podRole(pod), cs.Image, w.Reason, firstLine(w.Message))}
+			d = newDiagnosis(ReasonImagePullFailed, fmt.Sprintf("%s cannot pull image %q (%s): %s: check the image name and tag, and that the namespace has a pull secret for its registry",
+				PodRole(pod), cs.Image, w.Reason, firstLine(w.Message)))
 			age := now.Sub(pod.CreationTimestamp.Time)
-			return d, w.Reason == "InvalidImageName" || w.Reason == "ErrImageNeverPull" || age >= imagePullFatalAfter, true
+			return d, w.Reason == "InvalidImageName" || w.Reason == "ErrImageNeverPull" || age >= ImagePullFatalAfter, true
 		}
 	}
 	return Diagnosis{}, false, false
 }
 
-// diagnoseUnschedulable summarises pods the scheduler cannot place.
-func diagnoseUnschedulable(pods []corev1.Pod) (Diagnosis, bool) {
+// DiagnoseUnschedulable summarises pods the scheduler cannot place.
+func DiagnoseUnschedulable(pods []corev1.Pod) (Diagnosis, bool) {
 	var names []string
 	var detail string
 	for i := range pods {
 		for _, c := range pods[i].Status.Conditions {
 			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-				names = append(names, podRole(&pods[i]))
+				names = append(names, PodRole(&pods[i]))
 				if detail == "" {
 					detail = firstLine(c.Message)
 				}
@@ -213,12 +217,12 @@ func diagnoseUnschedulable(pods []corev1.Pod) (Diagnosis, bool) {
 	case strings.Contains(detail, "node affinity") || strings.Contains(detail, "selector"):
 		hint = "no node matches the pods' node selector or affinity: check the labels it asks for"
 	}
-	return Diagnosis{mpijob.ReasonUnschedulable, fmt.Sprintf("%d pod(s) cannot be scheduled (%s): %s: %s", len(names), podList(names), detail, hint)}, true
+	return newDiagnosis(ReasonUnschedulable, fmt.Sprintf("%d pod(s) cannot be scheduled (%s): %s: %s", len(names), podList(names), detail, hint)), true
 }
 
-// diagnoseLauncherJob explains a failed launcher Job, preferring what its
+// DiagnoseLauncherJob explains a failed launcher Job, preferring what its
 // last failed pod says.
-func diagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDeadline *int64) Diagnosis {
+func DiagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDeadline *int64) Diagnosis {
 	var cond *batchv1.JobCondition
 	for i := range job.Status.Conditions {
 		if c := &job.Status.Conditions[i]; c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
@@ -237,11 +241,11 @@ func diagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDead
 		if activeDeadline != nil {
 			limit = fmt.Sprintf("activeDeadlineSeconds=%d", *activeDeadline)
 		}
-		return Diagnosis{mpijob.ReasonDeadlineExceeded, fmt.Sprintf("the job ran longer than runPolicy.%s and was stopped: raise the deadline or make the job shorter (fewer epochs, checkpoint and resume)", limit)}
+		return newDiagnosis(ReasonDeadlineExceeded, fmt.Sprintf("the job ran longer than runPolicy.%s and was stopped: raise the deadline or make the job shorter (fewer epochs, checkpoint and resume)", limit))
 	}
 	var podDiag *Diagnosis
 	if last != nil {
-		d := diagnosePodFailure(last)
+		d := DiagnosePodFailure(last)
 		podDiag = &d
 	} else if d, ok := diagnoseRestartedLauncher(launcherPods); ok {
 		// restartPolicy OnFailure: the failures were container restarts in
@@ -254,18 +258,40 @@ func diagnoseLauncherJob(job *batchv1.Job, launcherPods []corev1.Pod, activeDead
 		if podDiag != nil {
 			// Keep the specific reason (OOMKilled, NCCLError...) when the
 			// last failure has one; the retry count goes in the message.
-			if podDiag.Reason != mpijob.ReasonLauncherFailed {
-				return Diagnosis{podDiag.Reason, msg + "; the last attempt: " + podDiag.Message}
+			if podDiag.Reason != ReasonLauncherFailed {
+				return newDiagnosis(podDiag.Reason, msg+"; the last attempt: "+podDiag.Message)
 			}
 			msg += "; the last attempt: " + podDiag.Message
 		}
-		return Diagnosis{mpijob.ReasonBackoffLimitExceeded, msg}
+		return newDiagnosis(ReasonBackoffLimitExceeded, msg)
 	}
 	if podDiag != nil {
 		return *podDiag
 	}
 	if cond != nil {
-		return Diagnosis{mpijob.ReasonLauncherFailed, fmt.Sprintf("the launcher Job failed (%s): %s", cond.Reason, cond.Message)}
+		return newDiagnosis(ReasonLauncherFailed, fmt.Sprintf("the launcher Job failed (%s): %s", cond.Reason, cond.Message))
 	}
-	return Diagnosis{mpijob.ReasonLauncherFailed, "the launcher Job failed"}
+	return newDiagnosis(ReasonLauncherFailed, "the launcher Job failed")
+}
+
+// truncationMarker ends a cut text.
+const truncationMarker = "…"
+
+// TruncateUTF8 cuts s to at most max bytes, between runes, ending the cut
+// text with a marker. Bytes that are not UTF-8 become U+FFFD first (JSON
+// encoding would replace them anyway, three bytes each), so the length is
+// the one the apiserver sees.
+func TruncateUTF8(s string, max int) string {
+	s = strings.ToValidUTF8(s, string(utf8.RuneError))
+	if len(s) <= max {
+		return s
+	}
+	if max < len(truncationMarker) {
+		return ""
+	}
+	cut := max - len(truncationMarker)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + truncationMarker
 }
