@@ -6,32 +6,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
 
 // testJob is a defaulted 2-worker job; mutate tweaks it per case.
 func testJob(mutate ...func(*kubeflow.MPIJob)) *kubeflow.MPIJob {
-	container := func(name string) corev1.Container {
-		return corev1.Container{Name: name, Image: "example.invalid/train:1", Resources: corev1.ResourceRequirements{
-			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Gi"), "nvidia.com/gpu": resource.MustParse("1")},
-		}}
-	}
-	job := &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "pi", Namespace: "team-a", UID: "0000-1111"},
-		Spec: kubeflow.MPIJobSpec{
-			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-				kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{
-					{Name: "launcher", Image: "example.invalid/train:1", Command: []string{"mpirun", "-n", "2", "/opt/pi"}},
-				}}}},
-				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{container("worker")}}}},
-			},
-		},
-	}
+	job := wrappers.MakeMPIJob("pi", "team-a").UID("0000-1111").Image("example.invalid/train:1").
+		ContainerName(kubeflow.MPIReplicaTypeLauncher, "launcher").ContainerName(kubeflow.MPIReplicaTypeWorker, "worker").
+		Limits(kubeflow.MPIReplicaTypeWorker, "memory", "16Gi", "nvidia.com/gpu", "1").Obj()
 	for _, m := range mutate {
 		m(job)
 	}

@@ -3,9 +3,11 @@ package mpijob
 import (
 	"context"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -185,5 +187,143 @@ func TestTTLAfterFinished(t *testing.T) {
 	err := e.c.Get(context.Background(), client.ObjectKeyFromObject(e.job), &kubeflow.MPIJob{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("after its TTL the job is still there (%v)", err)
+	}
+}
+
+// setPod replaces a pod's status as the kubelet would.
+func (e *fakeEnv) setPod(t *testing.T, name string, mutate func(*wrappers.PodWrapper)) {
+	t.Helper()
+	pod := &corev1.Pod{}
+	if err := e.c.Get(context.Background(), client.ObjectKey{Namespace: e.job.Namespace, Name: name}, pod); err != nil {
+		t.Fatal(err)
+	}
+	w := &wrappers.PodWrapper{Pod: *pod}
+	mutate(w)
+	if err := e.c.Status().Update(context.Background(), &w.Pod); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventsWith are the events that contain s.
+func eventsWith(events []string, s string) []string {
+	var out []string
+	for _, ev := range events {
+		if strings.Contains(ev, s) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// TestWorkerRestarts: what a worker's container ending badly does to the
+// job, by the workers' restart policy. In place (OnFailure, Always) the
+// job goes on and the restart is reported; otherwise (Never, and ExitCode
+// for a failure that is not retryable) the job fails with the diagnosis.
+func TestWorkerRestarts(t *testing.T) {
+	oom := func(w *wrappers.PodWrapper) { w.Terminated(137, "OOMKilled") }
+	nccl := func(w *wrappers.PodWrapper) {
+		w.Terminated(1, "Error")
+		w.Status.ContainerStatuses[0].State.Terminated.Message = "NCCL WARN NET/Socket : connect to 10.0.0.4 failed"
+	}
+	for name, tc := range map[string]struct {
+		policy      kubeflow.RestartPolicy
+		worker      func(*wrappers.PodWrapper)
+		wantEvent   string // a WorkerRestarted event, "" for none
+		wantFailed  string // the Failed reason, "" while the job goes on
+		wantMessage string
+	}{
+		"OnFailure, restarted in place": {
+			policy:    kubeflow.RestartPolicyOnFailure,
+			worker:    func(w *wrappers.PodWrapper) { w.Restarted(1, 137, "OOMKilled", "") },
+			wantEvent: "worker-0 restarted (restart 1): worker-0 was OOMKilled with no memory limit",
+		},
+		"Always, restarted in place": {
+			policy:    kubeflow.RestartPolicyAlways,
+			worker:    func(w *wrappers.PodWrapper) { w.Restarted(3, 1, "Error", "NCCL WARN timeout") },
+			wantEvent: "worker-0 restarted (restart 3): worker-0 failed with an NCCL error",
+		},
+		"Never, OOMKilled": {
+			policy: kubeflow.RestartPolicyNever, worker: oom,
+			wantFailed: mpijob.ReasonOOMKilled, wantMessage: "worker-0 was OOMKilled with no memory limit",
+		},
+		"ExitCode, NCCL error": {
+			policy: kubeflow.RestartPolicyExitCode, worker: nccl,
+			wantFailed: mpijob.ReasonNCCLError, wantMessage: "worker-0 failed with an NCCL error (exit code 1): NCCL WARN NET/Socket",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var deletes deleteAllOf
+			w := lifecycleJob().RestartPolicy(kubeflow.MPIReplicaTypeWorker, tc.policy).CleanPodPolicy(kubeflow.CleanPodPolicyRunning)
+			e := newFakeEnvFor(t, w.Defaulted(), "", deletes.funcs())
+			e.reconcile(t)
+			if got := e.workers(t)[0].Spec.RestartPolicy; tc.policy != kubeflow.RestartPolicyExitCode && got != corev1.RestartPolicy(tc.policy) {
+				t.Errorf("worker pods restartPolicy %s, want %s", got, tc.policy)
+			}
+			e.drain()
+			e.setPod(t, "pi-worker-0", tc.worker)
+			e.reconcile(t)
+			events := eventsWith(e.drain(), "WorkerRestarted")
+			if tc.wantEvent == "" && len(events) != 0 || tc.wantEvent != "" && (len(events) != 1 || !strings.Contains(events[0], tc.wantEvent)) {
+				t.Errorf("WorkerRestarted events %q, want one with %q", events, tc.wantEvent)
+			}
+			job := e.get(t)
+			c := mpijob.TrueCondition(job, kubeflow.JobFailed)
+			if tc.wantFailed == "" {
+				if c != nil || len(deletes.calls) != 0 {
+					t.Fatalf("a restart in place ended the job: %+v, deletions %+v", c, deletes.calls)
+				}
+				// The same restart seen again is not reported again; the
+				// next one is.
+				e.reconcile(t)
+				if events := eventsWith(e.drain(), "WorkerRestarted"); len(events) != 0 {
+					t.Errorf("the same restart reported again: %q", events)
+				}
+				e.setPod(t, "pi-worker-0", func(w *wrappers.PodWrapper) { w.Status.ContainerStatuses[0].RestartCount++ })
+				e.reconcile(t)
+				if events := eventsWith(e.drain(), "WorkerRestarted"); len(events) != 1 {
+					t.Errorf("the next restart: events %q, want one", events)
+				}
+				return
+			}
+			if c == nil || c.Reason != tc.wantFailed || !strings.Contains(c.Message, tc.wantMessage) {
+				t.Fatalf("Failed condition %+v, want %s with %q", c, tc.wantFailed, tc.wantMessage)
+			}
+			if len(deletes.calls) != 1 {
+				t.Errorf("deletions %+v: a failed job's running workers go (cleanPodPolicy Running)", deletes.calls)
+			}
+		})
+	}
+}
+
+// TestLauncherBackoffLimit: a launcher that keeps failing until the launcher
+// Job's back-off limit fails the job with the last attempt's reason and the
+// count of attempts.
+func TestLauncherBackoffLimit(t *testing.T) {
+	e := newFakeEnvFor(t, lifecycleJob().BackoffLimit(2).Defaulted(), "", interceptor.Funcs{})
+	e.reconcile(t)
+	for i := range e.workers(t) {
+		e.setPod(t, e.workers(t)[i].Name, func(w *wrappers.PodWrapper) { w.Running() })
+	}
+	e.reconcile(t)
+	l := e.launcher(t)
+	if ptr.Deref(l.Spec.BackoffLimit, -1) != 2 {
+		t.Errorf("launcher Job backoffLimit %v, want the job's 2", l.Spec.BackoffLimit)
+	}
+	last := wrappers.MakePod("pi-launcher-x7", "team-a").Of("pi", kubeflow.RoleLauncher).Terminated(1, "Error").Obj()
+	last.Status.ContainerStatuses[0].State.Terminated.Message = "NCCL WARN NET/Socket : connect to 10.0.0.4 failed"
+	last.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(l, batchv1.SchemeGroupVersion.WithKind("Job"))}
+	if err := e.c.Create(context.Background(), last); err != nil {
+		t.Fatal(err)
+	}
+	l.Status.Failed = 3
+	l.Status.Conditions = append(l.Status.Conditions, batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonBackoffLimitExceeded})
+	if err := e.c.Status().Update(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
+	e.reconcile(t)
+	c := mpijob.TrueCondition(e.get(t), kubeflow.JobFailed)
+	want := "the launcher failed 3 time(s), reaching runPolicy.backoffLimit; the last attempt: launcher failed with an NCCL error"
+	if c == nil || c.Reason != mpijob.ReasonNCCLError || !strings.HasPrefix(c.Message, want) {
+		t.Errorf("Failed condition %+v, want NCCLError starting %q", c, want)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	mpijobquota "github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 func testScheme(t *testing.T) *runtime.Scheme {
@@ -132,13 +133,8 @@ func TestDefaultOnUpdateDoesNotPickAQueue(t *testing.T) {
 }
 
 func TestDefaultAddsIstioOptOutAndUpstreamDefaults(t *testing.T) {
-	job := &kubeflow.MPIJob{ObjectMeta: metav1.ObjectMeta{Name: "pi", Namespace: "team-a"}, Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-		kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "l"}}}}},
-		kubeflow.MPIReplicaTypeWorker: {Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{IstioInjectKey: "false"}},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "w"}}},
-		}},
-	}}}
+	// As submitted: nothing defaulted yet.
+	job := wrappers.MakeMPIJob("pi", "team-a").TemplateLabel(kubeflow.MPIReplicaTypeWorker, IstioInjectKey, "false").Obj()
 	if err := withoutKueue(t, namespace("team-a", nil)).Default(createContext(), job); err != nil {
 		t.Fatal(err)
 	}

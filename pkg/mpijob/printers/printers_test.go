@@ -2,14 +2,12 @@ package printers
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -17,36 +15,24 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
+	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func ago(d time.Duration) metav1.Time { return metav1.NewTime(now.Add(-d)) }
 
 func job(name string, workers int32, gpus int64, queue string) *kubeflow.MPIJob {
-	j := &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team-a", UID: types.UID("uid-" + name), CreationTimestamp: ago(2 * time.Hour)},
-		Spec: kubeflow.MPIJobSpec{
-			SlotsPerWorker:    ptr.To(int32(gpus)),
-			MPIImplementation: kubeflow.MPIImplementationOpenMPI,
-			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-				kubeflow.MPIReplicaTypeLauncher: {Replicas: ptr.To[int32](1), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "mpi-launcher", Image: "registry.example/bert:1", Command: []string{"mpirun", "python", "train.py"},
-				}}}}},
-				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To(workers), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "mpi-worker", Image: "registry.example/bert:1",
-					Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
-						GPUResource: *resource.NewQuantity(gpus, resource.DecimalSI), corev1.ResourceMemory: resource.MustParse("16Gi"),
-					}},
-				}}}}},
-			},
-		},
-	}
+	w := wrappers.MakeMPIJob(name, "team-a").UID("uid-"+name).Created(ago(2*time.Hour)).Image("registry.example/bert:1").
+		SlotsPerWorker(int32(gpus)).Implementation(kubeflow.MPIImplementationOpenMPI).Workers(workers).
+		ContainerName(kubeflow.MPIReplicaTypeLauncher, "mpi-launcher").Command(kubeflow.MPIReplicaTypeLauncher, "mpirun", "python", "train.py").
+		ContainerName(kubeflow.MPIReplicaTypeWorker, "mpi-worker").
+		Limits(kubeflow.MPIReplicaTypeWorker, string(GPUResource), strconv.FormatInt(gpus, 10), "memory", "16Gi")
 	if queue != "" {
-		j.Labels = map[string]string{mpijob.QueueLabel: queue}
+		w.Queue(queue)
 	}
+	j := w.Obj()
 	return j
 }
 
@@ -133,24 +119,6 @@ func fixtures() []DescribeInput {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./pkg/mpijob/printers -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 func views() []JobView {
 	var vs []JobView
 	for _, f := range fixtures() {
@@ -173,7 +141,7 @@ func TestTable(t *testing.T) {
 			if _, err := PrintTable(&buf, views(), tc.wide, tc.allNamespaces, false, now); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name, buf.Bytes())
+			golden.CheckFile(t, filepath.Join("testdata", tc.name), buf.Bytes())
 		})
 	}
 }
@@ -222,7 +190,7 @@ func TestStatus(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	for _, in := range fixtures() {
 		t.Run(in.Job.Name, func(t *testing.T) {
-			golden(t, "describe-"+in.Job.Name+".txt", []byte(Describe(in)))
+			golden.CheckFile(t, filepath.Join("testdata", "describe-"+in.Job.Name+".txt"), []byte(Describe(in)))
 		})
 	}
 }

@@ -193,6 +193,66 @@ func (w *MPIJobWrapper) LauncherAnnotation(k, v string) *MPIJobWrapper {
 	return w
 }
 
+// container is the first container of a role's pod template.
+func (w *MPIJobWrapper) container(role kubeflow.MPIReplicaType) *corev1.Container {
+	return &w.replica(role).Template.Spec.Containers[0]
+}
+
+// ContainerName names a role's container.
+func (w *MPIJobWrapper) ContainerName(role kubeflow.MPIReplicaType, name string) *MPIJobWrapper {
+	w.container(role).Name = name
+	return w
+}
+
+// Command sets a role's command; none leaves the image's entrypoint.
+func (w *MPIJobWrapper) Command(role kubeflow.MPIReplicaType, cmd ...string) *MPIJobWrapper {
+	if len(cmd) == 0 {
+		cmd = nil
+	}
+	w.container(role).Command = cmd
+	return w
+}
+
+// Requests sets a role's resource requests from name, quantity pairs:
+// Requests(kubeflow.MPIReplicaTypeWorker, "cpu", "1", "memory", "4Gi").
+func (w *MPIJobWrapper) Requests(role kubeflow.MPIReplicaType, kv ...string) *MPIJobWrapper {
+	w.container(role).Resources.Requests = resourceList(kv)
+	return w
+}
+
+// Limits sets a role's resource limits from name, quantity pairs.
+func (w *MPIJobWrapper) Limits(role kubeflow.MPIReplicaType, kv ...string) *MPIJobWrapper {
+	w.container(role).Resources.Limits = resourceList(kv)
+	return w
+}
+
+func resourceList(kv []string) corev1.ResourceList {
+	if len(kv)%2 != 0 {
+		panic("wrappers: resources come in name, quantity pairs")
+	}
+	l := corev1.ResourceList{}
+	for i := 0; i < len(kv); i += 2 {
+		l[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+	}
+	return l
+}
+
+// TemplateLabel sets a label of a role's pod template.
+func (w *MPIJobWrapper) TemplateLabel(role kubeflow.MPIReplicaType, k, v string) *MPIJobWrapper {
+	t := &w.replica(role).Template
+	if t.Labels == nil {
+		t.Labels = map[string]string{}
+	}
+	t.Labels[k] = v
+	return w
+}
+
+// RestartPolicy sets a role's restartPolicy.
+func (w *MPIJobWrapper) RestartPolicy(role kubeflow.MPIReplicaType, p kubeflow.RestartPolicy) *MPIJobWrapper {
+	w.replica(role).RestartPolicy = p
+	return w
+}
+
 // Condition adds a status condition.
 func (w *MPIJobWrapper) Condition(t kubeflow.JobConditionType, s corev1.ConditionStatus, reason, message string) *MPIJobWrapper {
 	w.Status.Conditions = append(w.Status.Conditions, kubeflow.JobCondition{Type: t, Status: s, Reason: reason, Message: message})
@@ -271,6 +331,16 @@ func (w *PodWrapper) Terminated(code int32, reason string) *PodWrapper {
 	w.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "mpi", State: corev1.ContainerState{
 		Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason},
 	}}}
+	return w
+}
+
+// Restarted marks the pod Running after its container restarted count
+// times in place, the last time ending with code, reason and message.
+func (w *PodWrapper) Restarted(count, code int32, reason, message string) *PodWrapper {
+	w.Running()
+	cs := &w.Status.ContainerStatuses[0]
+	cs.RestartCount = count
+	cs.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, Message: message}
 	return w
 }
 

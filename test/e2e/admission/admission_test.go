@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,6 +25,7 @@ import (
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
@@ -33,27 +35,14 @@ const queueLabel = "kueue.x-k8s.io/queue-name"
 // gpuJob is a job whose workers each ask for gpus GPUs; the launcher ends
 // after finishAfter (kwok) with exit code 0.
 func gpuJob(ns, name string, workers int32, gpus int64, finishAfter string) *kubeflow.MPIJob {
-	container := func(name string, gpus int64) corev1.Container {
-		c := corev1.Container{Name: name, Image: "example.invalid/mpi:1"}
-		c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("4Gi")}
-		if gpus > 0 {
-			c.Resources.Limits = corev1.ResourceList{cluster.GPUResource: *resource.NewQuantity(gpus, resource.DecimalSI)}
-		}
-		return c
+	w := wrappers.MakeMPIJob(name, ns).Workers(workers).
+		LauncherAnnotation(cluster.FinishAfterAnnotation, finishAfter).LauncherAnnotation(cluster.ExitCodeAnnotation, "0").
+		ContainerName(kubeflow.MPIReplicaTypeLauncher, "launcher").Command(kubeflow.MPIReplicaTypeLauncher).Requests(kubeflow.MPIReplicaTypeLauncher, "cpu", "1", "memory", "4Gi").
+		ContainerName(kubeflow.MPIReplicaTypeWorker, "worker").Requests(kubeflow.MPIReplicaTypeWorker, "cpu", "1", "memory", "4Gi")
+	if gpus > 0 {
+		w.Limits(kubeflow.MPIReplicaTypeWorker, string(cluster.GPUResource), strconv.FormatInt(gpus, 10))
 	}
-	return &kubeflow.MPIJob{
-		TypeMeta:   metav1.TypeMeta{APIVersion: kubeflow.SchemeGroupVersion.String(), Kind: "MPIJob"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: kubeflow.MPIJobSpec{MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-			kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{cluster.FinishAfterAnnotation: finishAfter, cluster.ExitCodeAnnotation: "0"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{container("launcher", 0)}},
-			}},
-			kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To(workers), Template: corev1.PodTemplateSpec{
-				Spec: corev1.PodSpec{Containers: []corev1.Container{container("worker", gpus)}},
-			}},
-		}},
-	}
+	return w.Obj()
 }
 
 // createQueues makes a ResourceFlavor, a ClusterQueue with gpus GPUs and

@@ -13,11 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1alpha1 "github.com/mpijob-platform/mpijob-platform/operator/api/config/v1alpha1"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
@@ -181,29 +181,11 @@ func startManager(t *testing.T, scheduler string) {
 
 // gangJob is a job of workers with one GPU each and a launcher without.
 func gangJob(ns, name string, workers int32) *kubeflow.MPIJob {
-	res := func(kv ...string) corev1.ResourceList {
-		l := corev1.ResourceList{}
-		for i := 0; i < len(kv); i += 2 {
-			l[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
-		}
-		return l
-	}
-	launcher := corev1.Container{Name: "launcher", Image: "example.invalid/mpi:1", Command: []string{"mpirun", "python", "train.py"},
-		Resources: corev1.ResourceRequirements{Requests: res("cpu", "1", "memory", "1Gi")}}
-	worker := corev1.Container{Name: "worker", Image: "example.invalid/mpi:1",
-		Resources: corev1.ResourceRequirements{Limits: res("cpu", "1", "memory", "16Gi", string(cluster.GPUResource), "1")}}
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: kubeflow.MPIJobSpec{
-			SlotsPerWorker: ptr.To[int32](1),
-			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-				kubeflow.MPIReplicaTypeLauncher: {Replicas: ptr.To[int32](1), Template: corev1.PodTemplateSpec{
-					Spec: corev1.PodSpec{Containers: []corev1.Container{launcher}}}},
-				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To(workers), Template: corev1.PodTemplateSpec{
-					Spec: corev1.PodSpec{Containers: []corev1.Container{worker}}}},
-			},
-		},
-	}
+	return wrappers.MakeMPIJob(name, ns).SlotsPerWorker(1).Workers(workers).
+		ContainerName(kubeflow.MPIReplicaTypeLauncher, "launcher").Command(kubeflow.MPIReplicaTypeLauncher, "mpirun", "python", "train.py").
+		Requests(kubeflow.MPIReplicaTypeLauncher, "cpu", "1", "memory", "1Gi").
+		ContainerName(kubeflow.MPIReplicaTypeWorker, "worker").Command(kubeflow.MPIReplicaTypeWorker).
+		Limits(kubeflow.MPIReplicaTypeWorker, "cpu", "1", "memory", "16Gi", string(cluster.GPUResource), "1").Obj()
 }
 
 func podGroup(ns, name string) *unstructured.Unstructured {

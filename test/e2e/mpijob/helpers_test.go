@@ -6,40 +6,22 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
 
 // simpleJob is a small job built in code: workers with one GPU each.
 func simpleJob(ns, name string, workers int32) *kubeflow.MPIJob {
-	container := func(name string, gpus int64) corev1.Container {
-		c := corev1.Container{Name: name, Image: "example.invalid/mpi:1", Command: []string{"mpirun", "python", "train.py"}}
-		c.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("16Gi")}
-		if gpus > 0 {
-			c.Resources.Limits[cluster.GPUResource] = *resource.NewQuantity(gpus, resource.DecimalSI)
-		}
-		return c
-	}
-	job := &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: kubeflow.MPIJobSpec{
-			SlotsPerWorker: ptr.To[int32](1),
-			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-				kubeflow.MPIReplicaTypeLauncher: {Replicas: ptr.To[int32](1), Template: corev1.PodTemplateSpec{
-					Spec: corev1.PodSpec{Containers: []corev1.Container{container("launcher", 0)}}}},
-				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To(workers), Template: corev1.PodTemplateSpec{
-					Spec: corev1.PodSpec{Containers: []corev1.Container{container("worker", 1)}}}},
-			},
-		},
-	}
-	job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template.Spec.Containers[0].Command = nil
-	return job
+	return wrappers.MakeMPIJob(name, ns).SlotsPerWorker(1).Workers(workers).
+		ContainerName(kubeflow.MPIReplicaTypeLauncher, "launcher").Command(kubeflow.MPIReplicaTypeLauncher, "mpirun", "python", "train.py").
+		Limits(kubeflow.MPIReplicaTypeLauncher, "cpu", "1", "memory", "16Gi").
+		ContainerName(kubeflow.MPIReplicaTypeWorker, "worker").Command(kubeflow.MPIReplicaTypeWorker).
+		Limits(kubeflow.MPIReplicaTypeWorker, "cpu", "1", "memory", "16Gi", string(cluster.GPUResource), "1").Obj()
 }
 
 // finishLauncher makes kwok end the launcher after d with exitCode.

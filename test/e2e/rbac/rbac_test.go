@@ -19,11 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mpijob-platform/mpijob-platform/config"
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 )
@@ -159,25 +159,9 @@ func as(t *testing.T, user string) (client.Client, kubernetes.Interface) {
 // mpiJob is a minimal valid v2beta1 MPIJob. No controller runs in this
 // suite, so it stays as created.
 func mpiJob(ns, name string) *kubeflow.MPIJob {
-	container := func(name string) corev1.Container {
-		c := corev1.Container{Name: name, Image: "example.invalid/mpi:1"}
-		c.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
-		return c
-	}
-	launcher := container("launcher")
-	launcher.Command = []string{"mpirun", "hostname"}
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: kubeflow.MPIJobSpec{
-			SlotsPerWorker: ptr.To[int32](1),
-			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-				kubeflow.MPIReplicaTypeLauncher: {Replicas: ptr.To[int32](1), Template: corev1.PodTemplateSpec{
-					Spec: corev1.PodSpec{Containers: []corev1.Container{launcher}}}},
-				kubeflow.MPIReplicaTypeWorker: {Replicas: ptr.To[int32](2), Template: corev1.PodTemplateSpec{
-					Spec: corev1.PodSpec{Containers: []corev1.Container{container("worker")}}}},
-			},
-		},
-	}
+	return wrappers.MakeMPIJob(name, ns).SlotsPerWorker(1).
+		ContainerName(kubeflow.MPIReplicaTypeLauncher, "launcher").Command(kubeflow.MPIReplicaTypeLauncher, "mpirun", "hostname").Limits(kubeflow.MPIReplicaTypeLauncher, "cpu", "1").
+		ContainerName(kubeflow.MPIReplicaTypeWorker, "worker").Command(kubeflow.MPIReplicaTypeWorker).Limits(kubeflow.MPIReplicaTypeWorker, "cpu", "1").Obj()
 }
 
 // adminCreates creates obj as the cluster admin and deletes it when the test

@@ -8,12 +8,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
 
@@ -159,16 +155,7 @@ func TestTenantLimitsAreValidationErrorsAndNeverReachTheController(t *testing.T)
 
 // witness is a valid MPIJob that stays suspended, so it creates no pod.
 func witness(ns string) *kubeflow.MPIJob {
-	c := corev1.Container{Name: "mpi", Image: "mpioperator/mpi-pi:openmpi", Command: []string{"mpirun", "/pi"}}
-	c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}
-	return &kubeflow.MPIJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "witness"},
-		Spec: kubeflow.MPIJobSpec{
-			RunPolicy: kubeflow.RunPolicy{Suspend: ptr.To(true)},
-			MPIReplicaSpecs: map[kubeflow.MPIReplicaType]*kubeflow.ReplicaSpec{
-				kubeflow.MPIReplicaTypeLauncher: {Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}},
-				kubeflow.MPIReplicaTypeWorker:   {Replicas: ptr.To[int32](1), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}},
-			},
-		},
-	}
+	return wrappers.MakeMPIJob("witness", ns).Image("mpioperator/mpi-pi:openmpi").Workers(1).Suspend(true).
+		Command(kubeflow.MPIReplicaTypeLauncher, "mpirun", "/pi").Requests(kubeflow.MPIReplicaTypeLauncher, "cpu", "1", "memory", "1Gi").
+		Command(kubeflow.MPIReplicaTypeWorker, "mpirun", "/pi").Requests(kubeflow.MPIReplicaTypeWorker, "cpu", "1", "memory", "1Gi").Obj()
 }
