@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
+
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
 )
 
 // Usage is one resource of a quota: its limit and what is used of it.
@@ -93,17 +95,11 @@ func resourceQuotaView(q *corev1.ResourceQuota) ResourceQuotaView {
 
 func clusterQueueView(cq *kueue.ClusterQueue) *ClusterQueueView {
 	v := &ClusterQueueView{Name: cq.Name, Cohort: string(cq.Spec.CohortName), Pending: cq.Status.PendingWorkloads, Admitted: cq.Status.AdmittedWorkloads, Resources: []Usage{}}
-	used := map[[2]string]resource.Quantity{}
-	for _, f := range cq.Status.FlavorsReservation {
-		for _, r := range f.Resources {
-			used[[2]string{string(f.Name), string(r.Name)}] = r.Total
-		}
-	}
 	for _, rg := range cq.Spec.ResourceGroups {
 		for _, f := range rg.Flavors {
 			for _, r := range f.Resources {
 				nominal := r.NominalQuota
-				v.Resources = append(v.Resources, usage(string(r.Name), string(f.Name), &nominal, used[[2]string{string(f.Name), string(r.Name)}]))
+				v.Resources = append(v.Resources, usage(string(r.Name), string(f.Name), &nominal, quota.Reserved(cq, f.Name, r.Name)))
 			}
 		}
 	}

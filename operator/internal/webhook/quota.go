@@ -210,7 +210,7 @@ func flavorCaps(cq *kueue.ClusterQueue, cohort cohortView, r corev1.ResourceName
 				if q.Name != r {
 					continue
 				}
-				c := flavorCap{Flavor: string(f.Name), Nominal: q.NominalQuota, Max: q.NominalQuota.DeepCopy(), Reserved: reserved(cq, f.Name, r)}
+				c := flavorCap{Flavor: string(f.Name), Nominal: q.NominalQuota, Max: q.NominalQuota.DeepCopy(), Reserved: mpijobquota.Reserved(cq, f.Name, r)}
 				if cq.Spec.CohortName != "" {
 					lendable, bounded := cohortLendable(cq, cohort, f.Name, r)
 					switch {
@@ -261,20 +261,6 @@ func cohortLendable(cq *kueue.ClusterQueue, cohort cohortView, f kueue.ResourceF
 		}
 	}
 	return total, true
-}
-
-func reserved(cq *kueue.ClusterQueue, f kueue.ResourceFlavorReference, r corev1.ResourceName) resource.Quantity {
-	for _, u := range cq.Status.FlavorsReservation {
-		if u.Name != f {
-			continue
-		}
-		for _, ru := range u.Resources {
-			if ru.Name == r {
-				return ru.Total
-			}
-		}
-	}
-	return resource.Quantity{}
 }
 
 func quotaNote(cq *kueue.ClusterQueue, caps []flavorCap) string {

@@ -15,8 +15,11 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 )
 
 // CauseType marks a cause that is a quota shortfall.
@@ -87,4 +90,22 @@ func FromError(err error) ([]Shortfall, error) {
 		return nil, nil
 	}
 	return FromCauses(status.Status().Details.Causes)
+}
+
+// Reserved is how much of resource r in flavor f a ClusterQueue has
+// reserved for the workloads it admitted (its status.flavorsReservation):
+// the "used" of a ClusterQueue, for the webhook's verdict and the
+// console's quota page alike.
+func Reserved(cq *kueue.ClusterQueue, f kueue.ResourceFlavorReference, r corev1.ResourceName) resource.Quantity {
+	for _, u := range cq.Status.FlavorsReservation {
+		if u.Name != f {
+			continue
+		}
+		for _, ru := range u.Resources {
+			if ru.Name == r {
+				return ru.Total
+			}
+		}
+	}
+	return resource.Quantity{}
 }
