@@ -1,6 +1,10 @@
-// Command bench measures the MPIJob controller on the local real cluster
-// and, with --upstream, Kubeflow's mpi-operator on an identical cluster in
-// the same run, and prints both side by side with their ratios.
+// Command bench measures the MPIJob controller on the local real cluster,
+// Kubeflow's mpi-operator (--upstream) and the floor (--floor: no
+// controller, each job's objects created by the bench: what the cluster
+// itself can do), each on an identical fresh cluster in the same run, and
+// prints them side by side with their ratios, stage by stage (pods
+// created, workers bound, Running, Running condition, Succeeded), with the
+// CPU seconds of the controller and of the control plane.
 //
 // Every controller runs with its cluster inside a network namespace of its
 // own that has only a loopback interface (upstream's health server binds
@@ -14,7 +18,7 @@
 // With --console-only it measures the web console listing --console-jobs
 // MPIJobs, in its backend and in headless Chromium (console.go).
 //
-//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream] [--webhook-rate 200] [--webhook-only] [--platform-only] [--console-only]
+//	go run ./tools/bench [--jobs 100] [--workers 8] [--nodes 100] [--upstream=false] [--floor=false] [--webhook-rate 200] [--webhook-only] [--platform-only] [--console-only]
 package main
 
 import (
@@ -60,7 +64,7 @@ func main() {
 
 func run() error {
 	var o options
-	var upstream, upstreamOnly bool
+	var upstream, upstreamOnly, floor bool
 	var internal string
 	var hooks webhookOptions
 	var webhookOnly, platformOnly, consoleOnly bool
@@ -71,7 +75,8 @@ func run() error {
 	flag.IntVar(&o.Nodes, "nodes", 0, "kwok GPU nodes (8 GPUs each); default: just enough for every worker")
 	flag.DurationVar(&o.FinishAfter, "finish-after", 20*time.Second, "how long each launcher runs once Running")
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up a run after this long")
-	flag.BoolVar(&upstream, "upstream", false, "also measure upstream mpi-operator v0.8.0 in its best tuning, side by side")
+	flag.BoolVar(&upstream, "upstream", true, "also measure upstream mpi-operator v0.8.0 in its best tuning, side by side")
+	flag.BoolVar(&floor, "floor", true, "also measure the floor: no controller, each job's objects created by the bench")
 	flag.BoolVar(&upstreamOnly, "upstream-only", false, "measure only upstream mpi-operator")
 	flag.StringVar(&o.OursArgs, "ours-args", "", "extra space-separated flags for our manager, e.g. --config=FILE (a ControllerConfiguration)")
 	flag.StringVar(&internal, "internal-run", "", "(internal) run one controller in this network namespace and print JSON")
@@ -123,6 +128,9 @@ func run() error {
 	}
 	if upstream || upstreamOnly {
 		controllers = append(controllers, "upstream")
+	}
+	if floor && !upstreamOnly {
+		controllers = append(controllers, "floor")
 	}
 	fmt.Printf("bench: %d MPIJobs x %d workers (1 GPU each) on %d kwok nodes, created at once; launchers run %s\n",
 		o.Jobs, o.Workers, o.Nodes, o.FinishAfter)
@@ -195,40 +203,85 @@ func runIsolated(o options, controller string) (*result, error) {
 
 func printResults(o options, controllers []string, results map[string]*result) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	has := func(c string) bool { _, ok := results[c]; return ok }
+	var ratios [][2]string // numerator, denominator
+	for _, c := range []string{"ours", "upstream"} {
+		if has(c) && has("floor") {
+			ratios = append(ratios, [2]string{c, "floor"})
+		}
+	}
+	if has("ours") && has("upstream") {
+		ratios = append(ratios, [2]string{"upstream", "ours"})
+	}
 	header := "metric\t"
 	for _, c := range controllers {
 		header += c + "\t"
 	}
-	if len(controllers) == 2 {
-		header += "upstream/ours\t"
+	for _, r := range ratios {
+		header += r[0] + "/" + r[1] + "\t"
 	}
 	fmt.Fprintln(tw, header)
-	row := func(name string, get func(*result) float64, format string) {
+	row := func(name string, get func(*result) float64, format string, withRatios bool) {
 		line := name + "\t"
 		for _, c := range controllers {
-			line += fmt.Sprintf(format, get(results[c])) + "\t"
+			v := get(results[c])
+			if v < 0 {
+				line += "-\t"
+			} else {
+				line += fmt.Sprintf(format, v) + "\t"
+			}
 		}
-		if len(controllers) == 2 {
-			ours, up := get(results["ours"]), get(results["upstream"])
-			if ours > 0 {
-				line += fmt.Sprintf("%.2fx", up/ours) + "\t"
+		for _, r := range ratios {
+			num, den := get(results[r[0]]), get(results[r[1]])
+			if withRatios && num >= 0 && den > 0 {
+				line += fmt.Sprintf("%.2fx", num/den) + "\t"
 			} else {
 				line += "-\t"
 			}
 		}
 		fmt.Fprintln(tw, line)
 	}
-	row("all pods created p50 (s)", func(r *result) float64 { return r.PodsCreatedP50 }, "%.2f")
-	row("all pods created p99 (s)", func(r *result) float64 { return r.PodsCreatedP99 }, "%.2f")
-	row("all workers Running p50 (s)", func(r *result) float64 { return r.WorkersRunningP50 }, "%.2f")
-	row("all workers Running p99 (s)", func(r *result) float64 { return r.WorkersRunningP99 }, "%.2f")
-	row("Succeeded p99 (s)", func(r *result) float64 { return r.SucceededP99 }, "%.2f")
-	row("API writes per job", func(r *result) float64 { return r.WritesPerJob }, "%.1f")
-	row("controller peak RSS (MiB)", func(r *result) float64 { return r.PeakRSSMiB }, "%.0f")
-	row("jobs Succeeded", func(r *result) float64 { return float64(r.Succeeded) }, "%.0f")
-	row("jobs with Running condition", func(r *result) float64 { return float64(r.RunningRecorded) }, "%.0f")
-	row("worker pods deleted more than once", func(r *result) float64 { return float64(r.RepeatedDeletes) }, "%.0f")
-	row("pods left behind", func(r *result) float64 { return float64(r.PodsLeft) }, "%.0f")
+	for _, st := range stages {
+		for _, p := range []string{"p50", "p90", "p99"} {
+			key := st.key
+			get := func(r *result) float64 {
+				s, ok := r.Stages[key]
+				if !ok {
+					return -1
+				}
+				return map[string]float64{"p50": s.P50, "p90": s.P90, "p99": s.P99}[p]
+			}
+			row(fmt.Sprintf("%s %s (s)", st.what, p), get, "%.2f", true)
+		}
+	}
+	row("API writes per job", func(r *result) float64 { return r.WritesPerJob }, "%.1f", true)
+	cpu := func(name string, perJob bool) func(*result) float64 {
+		return func(r *result) float64 {
+			v, ok := r.CPUSeconds[name]
+			if !ok {
+				return -1
+			}
+			if perJob {
+				return v / float64(o.Jobs) * 1000
+			}
+			return v
+		}
+	}
+	row("controller CPU (s)", cpu("controller", false), "%.1f", true)
+	row("controller CPU per job (ms)", cpu("controller", true), "%.0f", true)
+	for _, p := range []string{"apiserver", "etcd", "scheduler", "controller-manager", "kwok"} {
+		row(p+" CPU (s)", cpu(p, false), "%.1f", true)
+	}
+	row("controller peak RSS (MiB)", func(r *result) float64 {
+		if r.PeakRSSMiB == 0 {
+			return -1
+		}
+		return r.PeakRSSMiB
+	}, "%.0f", false)
+	row("jobs Succeeded", func(r *result) float64 { return float64(r.Succeeded) }, "%.0f", false)
+	row("jobs with Running condition", func(r *result) float64 { return float64(r.RunningRecorded) }, "%.0f", false)
+	row("worker pods deleted more than once", func(r *result) float64 { return float64(r.RepeatedDeletes) }, "%.0f", false)
+	row("pods left behind", func(r *result) float64 { return float64(r.PodsLeft) }, "%.0f", false)
 	_ = tw.Flush()
 	for _, c := range controllers {
 		kinds := make([]string, 0, len(results[c].WritesByKind))
@@ -238,5 +291,5 @@ func printResults(o options, controllers []string, results map[string]*result) {
 		sort.Strings(kinds)
 		fmt.Printf("%s writes per job: %s\n", c, strings.Join(kinds, ", "))
 	}
-	fmt.Printf("(%d jobs x %d workers; times from each job's create call; lower is better except counts of jobs)\n", o.Jobs, o.Workers)
+	fmt.Printf("(%d jobs x %d workers; times from each job's create call; the floor is no controller, its objects created by the bench; lower is better except counts of jobs)\n", o.Jobs, o.Workers)
 }

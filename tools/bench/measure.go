@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,19 +34,42 @@ import (
 )
 
 type result struct {
-	PodsCreatedP50    float64 `json:"podsCreatedP50"`
-	PodsCreatedP99    float64 `json:"podsCreatedP99"`
-	WorkersRunningP50 float64 `json:"workersRunningP50"`
-	WorkersRunningP99 float64 `json:"workersRunningP99"`
-	SucceededP99      float64 `json:"succeededP99"`
-	WritesPerJob      float64 `json:"writesPerJob"`
-	PeakRSSMiB        float64 `json:"peakRSSMiB"`
-	Succeeded         int     `json:"succeeded"`
-	RunningRecorded   int     `json:"runningRecorded"`
-	RepeatedDeletes   int     `json:"repeatedDeletes"`
-	PodsLeft          int     `json:"podsLeft"`
+	// Stages are the seconds from each job's create call to: all its pods
+	// created, all its workers bound to a node, all Running, its Running
+	// condition written, Succeeded. Percentiles over the jobs.
+	Stages          map[string]stat `json:"stages"`
+	WritesPerJob    float64         `json:"writesPerJob"`
+	PeakRSSMiB      float64         `json:"peakRSSMiB"`
+	Succeeded       int             `json:"succeeded"`
+	RunningRecorded int             `json:"runningRecorded"`
+	RepeatedDeletes int             `json:"repeatedDeletes"`
+	PodsLeft        int             `json:"podsLeft"`
 	// WritesByKind breaks the writes down by "verb resource[/subresource]".
 	WritesByKind map[string]int `json:"writesByKind"`
+	// CPUSeconds is user+system CPU time over the run, by process: the
+	// controller, kube-apiserver, kube-scheduler, kwok.
+	CPUSeconds map[string]float64 `json:"cpuSeconds"`
+}
+
+// stat is one stage's percentiles, in seconds (-1: no job got there).
+type stat struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	N   int     `json:"n"`
+}
+
+func statOf(values []float64) stat {
+	return stat{P50: percentile(values, 50), P90: percentile(values, 90), P99: percentile(values, 99), N: len(values)}
+}
+
+// The stages, in the order a job goes through them.
+var stages = []struct{ key, what string }{
+	{"created", "all pods created"},
+	{"bound", "all workers bound"},
+	{"running", "all workers Running"},
+	{"condition", "Running condition written"},
+	{"succeeded", "Succeeded"},
 }
 
 const benchNamespace = "bench"
@@ -62,11 +87,18 @@ rules:
 type jobTrack struct {
 	created        time.Time
 	pods           map[string]bool
+	boundWorkers   map[string]bool
 	runningWorkers map[string]bool
 	allPods        time.Time
+	allBound       time.Time
 	allRunning     time.Time
+	condition      time.Time // Running condition first seen True
 	succeeded      time.Time
 	sawRunning     bool
+}
+
+func newTrack() *jobTrack {
+	return &jobTrack{created: time.Now(), pods: map[string]bool{}, boundWorkers: map[string]bool{}, runningWorkers: map[string]bool{}}
 }
 
 func measure(ctx context.Context, o options) (*result, error) {
@@ -86,11 +118,11 @@ func measure(ctx context.Context, o options) (*result, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	var bin, crdDir, userAgent string
-	var ctrlArgs []string
+	var bin, userAgent string
+	crdDir := filepath.Join(repo, "config", "crd", "bases")
 	switch o.Controller {
 	case "ours":
-		bin, crdDir, userAgent = filepath.Join(dir, "manager"), filepath.Join(repo, "config", "crd", "bases"), "manager/"
+		bin, userAgent = filepath.Join(dir, "manager"), "manager/"
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./operator/cmd/manager")
 		build.Dir = repo
 		if out, err := build.CombinedOutput(); err != nil {
@@ -102,6 +134,8 @@ func measure(ctx context.Context, o options) (*result, error) {
 			return nil, err
 		}
 		userAgent = "mpi-operator/"
+	case "floor":
+		userAgent = floorUserAgent
 	default:
 		return nil, fmt.Errorf("unknown controller %q", o.Controller)
 	}
@@ -134,7 +168,10 @@ func measure(ctx context.Context, o options) (*result, error) {
 	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme)); err != nil {
 		return nil, err
 	}
-	cl, err := client.NewWithWatch(c.Config, client.Options{Scheme: scheme})
+	cfg := rest.CopyConfig(c.Config)
+	cfg.UserAgent = floorUserAgent + "v0" // only the floor's writes are counted by it
+	cfg.QPS, cfg.Burst = 1000, 2000
+	cl, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, err
 	}
@@ -143,42 +180,12 @@ func measure(ctx context.Context, o options) (*result, error) {
 			return nil, err
 		}
 	}
-	if o.Controller == "ours" {
-		ctrlArgs = []string{"--kubeconfig=" + c.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
-			"--kube-api-qps=500", "--kube-api-burst=1000"} // 16 workers, the configuration's default
-		ctrlArgs = append(ctrlArgs, strings.Fields(o.OursArgs)...)
-	} else {
-		// Upstream in its best tuning: 8 threads, QPS 100, work-queue limit lifted.
-		ctrlArgs = []string{"--kubeConfig=" + c.Kubeconfig, "--threadiness=8", "--kube-api-qps=100", "--kube-api-burst=200",
-			"--controller-queue-rate-limit=1000000", "--controller-queue-burst=1000000", "--lock-namespace=mpi-operator"}
-	}
-	logFile, err := os.Create(filepath.Join(dir, "controller.log"))
+	cpuBefore := clusterCPU(c)
+	ctrl, err := startController(o, bin, c.Kubeconfig, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close()
-	ctrlCmd := exec.Command(bin, ctrlArgs...)
-	ctrlCmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
-	ctrlCmd.Stdout, ctrlCmd.Stderr = logFile, logFile
-	ctrlCmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := ctrlCmd.Start(); err != nil {
-		return nil, err
-	}
-	ctrlDone := make(chan struct{})
-	go func() { _ = ctrlCmd.Wait(); close(ctrlDone) }()
-	defer func() {
-		_ = ctrlCmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-ctrlDone:
-		case <-time.After(10 * time.Second):
-			_ = ctrlCmd.Process.Kill()
-		}
-	}()
-	select {
-	case <-ctrlDone:
-		return nil, fmt.Errorf("the %s controller exited at start; see %s", o.Controller, logFile.Name())
-	case <-time.After(3 * time.Second):
-	}
+	defer ctrl.stop()
 
 	tracks := map[string]*jobTrack{}
 	var mu sync.Mutex
@@ -188,7 +195,11 @@ func measure(ctx context.Context, o options) (*result, error) {
 	podEvents := make(chan runtime.Object, 4096)
 	jobEvents := make(chan runtime.Object, 1024)
 	go follow(watchCtx, cl, &corev1.PodList{}, podEvents)
-	go follow(watchCtx, cl, &kubeflow.MPIJobList{}, jobEvents)
+	if o.Controller == "floor" {
+		go follow(watchCtx, cl, &batchv1.JobList{}, jobEvents)
+	} else {
+		go follow(watchCtx, cl, &kubeflow.MPIJobList{}, jobEvents)
+	}
 	go followPods(podEvents, tracks, &mu, o.Workers)
 	go followJobs(jobEvents, tracks, &mu, o.Jobs, done)
 
@@ -200,11 +211,17 @@ func measure(ctx context.Context, o options) (*result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range names {
-				job := benchJob(fmt.Sprintf("job-%04d", i), o)
+				name := fmt.Sprintf("job-%04d", i)
 				mu.Lock()
-				tracks[job.Name] = &jobTrack{created: time.Now(), pods: map[string]bool{}, runningWorkers: map[string]bool{}}
+				tracks[name] = newTrack()
 				mu.Unlock()
-				if err := cl.Create(ctx, job); err != nil {
+				var err error
+				if o.Controller == "floor" {
+					err = createFloorJob(ctx, cl, name, o)
+				} else {
+					err = cl.Create(ctx, benchJob(name, o))
+				}
+				if err != nil {
 					createErrs <- err
 				}
 			}
@@ -226,10 +243,11 @@ func measure(ctx context.Context, o options) (*result, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	// Give cleanPodPolicy a moment, then count the workers left behind.
-	res := &result{}
+	// Give cleanPodPolicy a moment, then count the workers left behind
+	// (the floor has no cleanPodPolicy: its workers stay).
+	res := &result{CPUSeconds: map[string]float64{}}
 	deadline := time.Now().Add(30 * time.Second)
-	for {
+	for o.Controller != "floor" {
 		pods := &corev1.PodList{}
 		if err := cl.List(ctx, pods, client.InNamespace(benchNamespace), client.MatchingLabels{kubeflow.JobRoleLabel: kubeflow.RoleWorker}); err != nil {
 			return nil, err
@@ -240,19 +258,28 @@ func measure(ctx context.Context, o options) (*result, error) {
 		}
 		time.Sleep(time.Second)
 	}
-	res.PeakRSSMiB = peakRSSMiB(ctrlCmd.Process.Pid)
+	for name, after := range clusterCPU(c) {
+		res.CPUSeconds[name] = after - cpuBefore[name]
+	}
+	if ctrl.cmd != nil {
+		res.PeakRSSMiB = peakRSSMiB(ctrl.cmd.Process.Pid)
+		res.CPUSeconds["controller"] = cpuSeconds(ctrl.cmd.Process.Pid)
+	}
 
 	mu.Lock()
-	var podsCreated, running, succeeded []float64
+	values := map[string][]float64{}
+	since := func(key string, t, from time.Time) {
+		if !t.IsZero() {
+			values[key] = append(values[key], t.Sub(from).Seconds())
+		}
+	}
 	for _, t := range tracks {
-		if !t.allPods.IsZero() {
-			podsCreated = append(podsCreated, t.allPods.Sub(t.created).Seconds())
-		}
-		if !t.allRunning.IsZero() {
-			running = append(running, t.allRunning.Sub(t.created).Seconds())
-		}
+		since("created", t.allPods, t.created)
+		since("bound", t.allBound, t.created)
+		since("running", t.allRunning, t.created)
+		since("condition", t.condition, t.created)
+		since("succeeded", t.succeeded, t.created)
 		if !t.succeeded.IsZero() {
-			succeeded = append(succeeded, t.succeeded.Sub(t.created).Seconds())
 			res.Succeeded++
 		}
 		if t.sawRunning {
@@ -260,13 +287,13 @@ func measure(ctx context.Context, o options) (*result, error) {
 		}
 	}
 	mu.Unlock()
-	res.PodsCreatedP50, res.PodsCreatedP99 = percentile(podsCreated, 50), percentile(podsCreated, 99)
-	res.WorkersRunningP50, res.WorkersRunningP99 = percentile(running, 50), percentile(running, 99)
-	res.SucceededP99 = percentile(succeeded, 99)
+	res.Stages = map[string]stat{}
+	for _, st := range stages {
+		res.Stages[st.key] = statOf(values[st.key])
+	}
 
 	// Stopping the apiserver flushes its audit log.
-	_ = ctrlCmd.Process.Signal(syscall.SIGTERM)
-	<-ctrlDone
+	ctrl.stop()
 	stopped = true
 	if err := c.Stop(); err != nil {
 		return nil, err
@@ -279,6 +306,100 @@ func measure(ctx context.Context, o options) (*result, error) {
 	res.RepeatedDeletes = repeated
 	res.WritesByKind = byKind
 	return res, nil
+}
+
+// controllerProc is the controller under measure; nil cmd for the floor.
+type controllerProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+func startController(o options, bin, kubeconfig, dir string) (*controllerProc, error) {
+	var args []string
+	switch o.Controller {
+	case "floor":
+		return &controllerProc{}, nil
+	case "ours":
+		args = []string{"--kubeconfig=" + kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+			"--kube-api-qps=500", "--kube-api-burst=1000"} // 16 workers, the configuration's default
+		args = append(args, strings.Fields(o.OursArgs)...)
+	default:
+		// Upstream in its best tuning: 8 threads, QPS 100, work-queue limit lifted.
+		args = []string{"--kubeConfig=" + kubeconfig, "--threadiness=8", "--kube-api-qps=100", "--kube-api-burst=200",
+			"--controller-queue-rate-limit=1000000", "--controller-queue-burst=1000000", "--lock-namespace=mpi-operator"}
+	}
+	logFile, err := os.Create(filepath.Join(dir, "controller.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	p := &controllerProc{cmd: cmd, done: make(chan struct{}), log: logFile}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	select {
+	case <-p.done:
+		return nil, fmt.Errorf("the %s controller exited at start; see %s", o.Controller, logFile.Name())
+	case <-time.After(3 * time.Second):
+	}
+	return p, nil
+}
+
+// stop ends the controller (SIGTERM, then SIGKILL after 10 s); again is a
+// no-op.
+func (p *controllerProc) stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.log.Close()
+	p.cmd = nil
+}
+
+// clusterCPU is the CPU seconds used so far by the cluster's processes
+// that do the work of a run.
+func clusterCPU(c *cluster.Cluster) map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range c.State.Processes {
+		switch p.Name {
+		case "apiserver", "scheduler", "kwok", "etcd", "controller-manager":
+			out[p.Name] = cpuSeconds(p.PID)
+		}
+	}
+	return out
+}
+
+// cpuSeconds is a process's user+system CPU time (/proc/PID/stat fields
+// 14 and 15, in clock ticks of 1/100 s on Linux).
+func cpuSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name (field 2) may hold spaces; count from after it.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return (utime + stime) / 100
 }
 
 func benchJob(name string, o options) *kubeflow.MPIJob {
@@ -366,6 +487,12 @@ func followPods(events <-chan runtime.Object, tracks map[string]*jobTrack, mu *s
 			if t.allPods.IsZero() && len(t.pods) >= workers+1 {
 				t.allPods = now
 			}
+			if pod.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleWorker && pod.Spec.NodeName != "" {
+				t.boundWorkers[pod.Name] = true
+				if t.allBound.IsZero() && len(t.boundWorkers) >= workers {
+					t.allBound = now
+				}
+			}
 			if pod.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleWorker && pod.Status.Phase == corev1.PodRunning {
 				t.runningWorkers[pod.Name] = true
 				if t.allRunning.IsZero() && len(t.runningWorkers) >= workers {
@@ -377,25 +504,33 @@ func followPods(events <-chan runtime.Object, tracks map[string]*jobTrack, mu *s
 	}
 }
 
+// followJobs follows the MPIJobs (or, for the floor, the launcher Jobs)
+// and closes done when every job has Succeeded.
 func followJobs(events <-chan runtime.Object, tracks map[string]*jobTrack, mu *sync.Mutex, jobs int, done chan struct{}) {
 	finished := 0
 	for obj := range events {
-		job, ok := obj.(*kubeflow.MPIJob)
-		if !ok {
-			continue
-		}
 		now := time.Now()
 		mu.Lock()
-		t := tracks[job.Name]
-		if t != nil {
-			for _, c := range job.Status.Conditions {
-				if c.Type == kubeflow.JobRunning {
-					t.sawRunning = true
+		switch job := obj.(type) {
+		case *kubeflow.MPIJob:
+			if t := tracks[job.Name]; t != nil {
+				for _, c := range job.Status.Conditions {
+					if c.Type == kubeflow.JobRunning {
+						t.sawRunning = true
+						if c.Status == corev1.ConditionTrue && t.condition.IsZero() {
+							t.condition = now
+						}
+					}
+					if c.Type == kubeflow.JobSucceeded && c.Status == corev1.ConditionTrue && t.succeeded.IsZero() {
+						t.succeeded = now
+						finished++
+					}
 				}
-				if c.Type == kubeflow.JobSucceeded && c.Status == corev1.ConditionTrue && t.succeeded.IsZero() {
-					t.succeeded = now
-					finished++
-				}
+			}
+		case *batchv1.Job:
+			if t := tracks[strings.TrimSuffix(job.Name, "-launcher")]; t != nil && launcherJobDone(job) && t.succeeded.IsZero() {
+				t.succeeded = now
+				finished++
 			}
 		}
 		mu.Unlock()

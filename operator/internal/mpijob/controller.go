@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -135,6 +136,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// another controller (MultiKueue) are not ours to touch.
 		return ctrl.Result{}, nil
 	}
+	if r.expect.staleJob(req.NamespacedName, orig.ResourceVersion) {
+		// Our last status write has not reached the cache yet; its watch
+		// event brings the job back (the requeue is a safety net).
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
 	job := orig.DeepCopy()
 	kubeflow.SetDefaults(job)
 	s := &state{key: req.NamespacedName, job: job, now: metav1.NewTime(r.Clock.Now())}
@@ -178,15 +184,17 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *state, orig *kubeflow.M
 			return false, nil
 		}
 	} else {
-		r.expect.wrote(s.key, statusWrite, s.now.Time)
+		r.expect.wrote(s.key, statusWrite)
 	}
 	orig.Status = s.job.Status
+	from := orig.ResourceVersion
 	if err := r.Client.Status().Update(ctx, orig); err != nil {
 		if apierrors.IsConflict(err) {
 			return true, nil
 		}
 		return false, err
 	}
+	r.expect.statusWritten(s.key, from)
 	return false, nil
 }
 
@@ -433,8 +441,7 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 	existing := &corev1.ConfigMap{}
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	if apierrors.IsNotFound(err) {
-		// The create opens the coalescing window of discover_hosts.sh.
-		r.expect.wrote(s.key, configWrite, s.now.Time)
+		r.expect.wrote(s.key, configWrite)
 		return r.createChild(ctx, s, desired, "ConfigMap")
 	}
 	if err != nil {
@@ -447,12 +454,16 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 		return nil
 	}
 	// The hostfile is written at once; discover_hosts.sh follows workers as
-	// they start, coalesced so that a burst of starts costs one write.
-	if existing.Data[hostfileName] == desired.Data[hostfileName] {
+	// they start, coalesced so that a burst of starts costs one write, and
+	// written at once when it is final (every worker listed): a job that
+	// starts within the window costs exactly one refresh.
+	if existing.Data[hostfileName] == desired.Data[hostfileName] && !allWorkersRunning(s.job, s.workers) {
 		if wait := r.expect.wait(s.key, configWrite, s.now.Time); wait > 0 {
 			s.requeueAfter(wait)
 			return nil
 		}
+	} else {
+		r.expect.wrote(s.key, configWrite)
 	}
 	existing.Data = desired.Data
 	return r.Client.Update(ctx, existing)
@@ -484,21 +495,52 @@ func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
 			r.expect.expectDelete(s.key, p.UID, s.now.Time)
 		}
 	}
+	var missing []*corev1.Pod
 	for i := 0; i < want; i++ {
-		if have[workerName(job, i)] {
-			continue
-		}
-		if err := r.createChild(ctx, s, desiredWorker(job, i, r.podConfig(s)), "Pod"); err != nil {
-			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
-				// Quota or admission refused the pod: say so, retry later.
-				s.eventf(corev1.EventTypeWarning, "FailedCreateWorker", "creating %s: %v", workerName(job, i), err)
-				s.requeueAfter(30 * time.Second)
-				return nil
-			}
-			return err
+		if name := workerName(job, i); !have[name] && !r.expect.createPending(s.key, "Pod/"+name) {
+			missing = append(missing, desiredWorker(job, i, r.podConfig(s)))
 		}
 	}
-	return nil
+	// A job's workers are created together: they reach the scheduler (and
+	// the nodes) side by side, so that each job's gang completes in turn
+	// instead of every job's gang filling up at once.
+	errs := make([]error, len(missing))
+	var wg sync.WaitGroup
+	for i, pod := range missing {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.Client.Create(ctx, pod)
+		}()
+	}
+	wg.Wait()
+	var failed error
+	refused := 0
+	for i, pod := range missing {
+		err := errs[i]
+		switch {
+		case err == nil:
+			r.expect.expectCreate(s.key, "Pod/"+pod.Name, s.now.Time)
+			continue
+		case apierrors.IsAlreadyExists(err):
+			// Ours from an earlier pass (adopted) or someone else's
+			// (reported): createChild tells which.
+			err = r.createChild(ctx, s, pod, "Pod")
+		}
+		switch {
+		case err == nil:
+		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
+			// Quota or admission refused the pod: say so (once for the
+			// pass), retry later.
+			if refused++; refused == 1 {
+				s.eventf(corev1.EventTypeWarning, "FailedCreateWorker", "creating %s: %v", pod.Name, err)
+			}
+			s.requeueAfter(30 * time.Second)
+		case failed == nil:
+			failed = err
+		}
+	}
+	return failed
 }
 
 // syncLauncher creates the launcher Job when its policy allows, keeps it
@@ -559,6 +601,18 @@ func allWorkersAddressed(job *kubeflow.MPIJob, workers []corev1.Pod) bool {
 		}
 	}
 	return n >= int(job.Workers())
+}
+
+// allWorkersRunning says whether every worker runs (and is not going
+// away): discover_hosts.sh then lists them all.
+func allWorkersRunning(job *kubeflow.MPIJob, workers []corev1.Pod) bool {
+	n := 0
+	for i := range workers {
+		if workers[i].Status.Phase == corev1.PodRunning && workers[i].DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n == int(job.Workers())
 }
 
 func allWorkersReady(job *kubeflow.MPIJob, workers []corev1.Pod) bool {

@@ -28,11 +28,19 @@ type expectations struct {
 type jobExpectations struct {
 	// restarts is the last restart count reported per worker container
 	// ("pod/container"), so each restart is reported once.
-	restarts   map[string]int32
-	created    map[string]time.Time
-	deleted    map[types.UID]time.Time
-	lastStatus time.Time
-	lastConfig time.Time
+	restarts map[string]int32
+	created  map[string]time.Time
+	deleted  map[types.UID]time.Time
+	// statusPending and configPending are when the oldest change not
+	// yet written (count-only status, discover_hosts) was first seen.
+	statusPending time.Time
+	configPending time.Time
+	// replacedVersion is the resourceVersion of the job that our last
+	// status write replaced: while the cache still holds it, the cache has
+	// not seen that write.
+	replacedVersion string
+	// stages are the stages of its start the job reached (metrics).
+	stages map[string]bool
 	// podGroupSpec is the PodGroup spec last found live and current, at
 	// podGroupChecked; it spares a live read of the PodGroup every pass.
 	podGroupSpec    string

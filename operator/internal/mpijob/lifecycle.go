@@ -21,9 +21,11 @@ func (r *Reconciler) updateStatus(s *state) {
 	job, st, now := s.job, &s.job.Status, s.now
 	if getCondition(st, kubeflow.JobCreated) == nil {
 		msg := fmt.Sprintf("MPIJob %s/%s is created.", job.Namespace, job.Name)
+		// No event: the condition says it, and at scale the event is one
+		// more write per job that nobody reads.
 		setCondition(st, kubeflow.JobCreated, corev1.ConditionTrue, ReasonCreated, msg, now)
-		s.eventf(corev1.EventTypeNormal, ReasonCreated, "%s", msg)
 		s.afterWrite = append(s.afterWrite, func() { metricJobsCreated.WithLabelValues(job.Namespace).Inc() })
+		r.observeStage(s, stageFirstReconcile)
 	}
 
 	var lActive, lSucceeded, lFailed int32
@@ -54,6 +56,7 @@ func (r *Reconciler) updateStatus(s *state) {
 		s.eventf(corev1.EventTypeNormal, ReasonResumed, "MPIJob resumed")
 		// The deadline counts from the latest start, as upstream does.
 		st.StartTime = &now
+		r.expect.restarted(s.key)
 	}
 
 	r.reportRestarts(s)
@@ -73,17 +76,34 @@ func (r *Reconciler) updateStatus(s *state) {
 		return
 	}
 
-	running := 0
+	running, bound, live := 0, 0, 0
 	for i := range s.workers {
-		if s.workers[i].Status.Phase == corev1.PodRunning {
+		w := &s.workers[i]
+		if w.DeletionTimestamp != nil {
+			continue
+		}
+		live++
+		if w.Spec.NodeName != "" {
+			bound++
+		}
+		if w.Status.Phase == corev1.PodRunning {
 			running++
 		}
 	}
-	if lActive >= 1 && running == int(job.Workers()) {
+	workers := int(job.Workers())
+	for stage, reached := range map[string]bool{stageWorkersCreated: live >= workers, stageWorkersBound: bound >= workers, stageWorkersRunning: running >= workers} {
+		if reached {
+			r.observeStage(s, stage)
+		}
+	}
+	if lActive >= 1 && running == workers {
 		if !isTrue(st, kubeflow.JobRunning) {
 			setCondition(st, kubeflow.JobRunning, corev1.ConditionTrue, ReasonRunning, fmt.Sprintf("MPIJob %s/%s is running.", job.Namespace, job.Name), now)
 			s.eventf(corev1.EventTypeNormal, ReasonRunning, "MPIJob %s/%s is running", job.Namespace, job.Name)
-			s.afterWrite = append(s.afterWrite, func() { observeTimeToRunning(job, now.Time) })
+			s.afterWrite = append(s.afterWrite, func() {
+				observeTimeToRunning(job, now.Time)
+				r.observeStage(s, stageRunningCondition)
+			})
 		}
 		return
 	}

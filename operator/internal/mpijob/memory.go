@@ -87,3 +87,45 @@ func (e *expectations) setSecretKnown(job types.NamespacedName, uid types.UID) {
 	defer e.mu.Unlock()
 	e.get(job).sshSecretOf = uid
 }
+
+// statusWritten records that a status write replaced the job at
+// resourceVersion from.
+func (e *expectations) statusWritten(job types.NamespacedName, from string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(job).replacedVersion = from
+}
+
+// staleJob says whether the cached job at resourceVersion rv is the one
+// our last status write replaced: a pass over it would redo that write and
+// meet a conflict.
+func (e *expectations) staleJob(job types.NamespacedName, rv string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j, ok := e.jobs[job]
+	return ok && j.replacedVersion != "" && j.replacedVersion == rv
+}
+
+// firstStage says whether the job's start reaches stage for the first time
+// (since it was created or last resumed), and records it.
+func (e *expectations) firstStage(job types.NamespacedName, stage string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.get(job)
+	if j.stages == nil {
+		j.stages = map[string]bool{}
+	}
+	if j.stages[stage] {
+		return false
+	}
+	j.stages[stage] = true
+	return true
+}
+
+// restarted forgets the stages the job's start reached: it starts again
+// (resumed).
+func (e *expectations) restarted(job types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(job).stages = nil
+}

@@ -29,10 +29,38 @@ var (
 		Help:    "Seconds from an MPIJob's creation (or resume) to its Running condition.",
 		Buckets: prometheus.ExponentialBuckets(0.5, 2, 14),
 	})
+	metricStartupStage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "mpijob_startup_stage_seconds",
+		Help: "Seconds from an MPIJob's creation (or resume) to each stage of its start, as the controller sees it: " +
+			"first_reconcile, workers_created, workers_bound (every worker on a node), workers_running, running_condition.",
+		Buckets: prometheus.ExponentialBuckets(0.25, 2, 15),
+	}, []string{"stage"})
 )
 
+// The stages of a job's start, in order (metricStartupStage's label).
+const (
+	stageFirstReconcile   = "first_reconcile"
+	stageWorkersCreated   = "workers_created"
+	stageWorkersBound     = "workers_bound"
+	stageWorkersRunning   = "workers_running"
+	stageRunningCondition = "running_condition"
+)
+
+// observeStage records a stage of the job's start once per start (creation
+// or resume).
+func (r *Reconciler) observeStage(s *state, stage string) {
+	if !r.expect.firstStage(s.key, stage) {
+		return
+	}
+	start := s.job.CreationTimestamp.Time
+	if st := s.job.Status.StartTime; st != nil && st.After(start) {
+		start = st.Time
+	}
+	metricStartupStage.WithLabelValues(stage).Observe(s.now.Sub(start).Seconds())
+}
+
 func init() {
-	metrics.Registry.MustRegister(metricJobsCreated, metricJobsSuccessful, metricJobsFailed, metricCreateToRunning)
+	metrics.Registry.MustRegister(metricJobsCreated, metricJobsSuccessful, metricJobsFailed, metricCreateToRunning, metricStartupStage)
 }
 
 func observeTimeToRunning(job *kubeflow.MPIJob, now time.Time) {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+)
+
+// The floor is what the cluster itself can do: no MPIJob controller, and
+// per job the objects a controller would make (the workers, the launcher
+// Job, the ConfigMap, the SSH Secret and the headless Service) created by
+// the bench at once, all of a job's objects together. Its Succeeded is the
+// launcher Job's completion.
+
+// floorUserAgent marks the bench's own writes in the audit log.
+const floorUserAgent = "mpijob-bench-floor/"
+
+// createFloorJob creates one job's children in parallel.
+func createFloorJob(ctx context.Context, cl client.Client, name string, o options) error {
+	job := benchJob(name, o)
+	labels := func(role string) map[string]string {
+		return map[string]string{kubeflow.OperatorNameLabel: kubeflow.OperatorName, kubeflow.JobNameLabel: name, kubeflow.JobRoleLabel: role}
+	}
+	objs := []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: name + "-ssh"}, Type: corev1.SecretTypeSSHAuth,
+			Data: map[string][]byte{corev1.SSHAuthPrivateKey: []byte("bench"), "ssh-publickey": []byte("bench")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: name + "-config"},
+			Data: map[string]string{"hostfile": hostfile(name, o.Workers)}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: name}, Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{kubeflow.JobNameLabel: name}, PublishNotReadyAddresses: true,
+		}},
+	}
+	worker := job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker].Template
+	for i := 0; i < o.Workers; i++ {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: fmt.Sprintf("%s-worker-%d", name, i), Labels: labels(kubeflow.RoleWorker)},
+			Spec: *worker.Spec.DeepCopy()}
+		p.Labels[kubeflow.ReplicaIndexLabel] = strconv.Itoa(i)
+		p.Spec.Hostname, p.Spec.Subdomain = p.Name, name
+		objs = append(objs, p)
+	}
+	launcher := job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template
+	tmpl := *launcher.DeepCopy()
+	tmpl.Labels = labels(kubeflow.RoleLauncher)
+	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	tmpl.Spec.Hostname, tmpl.Spec.Subdomain = name+"-launcher", name
+	objs = append(objs, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: name + "-launcher", Labels: labels(kubeflow.RoleLauncher)},
+		Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](6), Template: tmpl}})
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(objs))
+	for _, obj := range objs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cl.Create(ctx, obj); err != nil {
+				errs <- fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func hostfile(name string, workers int) string {
+	var s string
+	for i := 0; i < workers; i++ {
+		s += fmt.Sprintf("%s-worker-%d.%s.%s.svc slots=1\n", name, i, name, benchNamespace)
+	}
+	return s
+}
+
+// launcherJobDone says when the floor's job is over: its launcher Job
+// completed.
+func launcherJobDone(j *batchv1.Job) bool {
+	for _, c := range j.Status.Conditions {
+		if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
