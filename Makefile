@@ -76,7 +76,7 @@ test-e2e: test-deps cluster-build ## End-to-end suites, each against its own dev
 
 ##@ Performance
 
-BENCH_ARGS ?= --jobs 100 --workers 8 --upstream
+BENCH_ARGS ?= --scenario=all
 
 .PHONY: bench
 bench: cluster-build ## Benchmark the MPIJob controller against upstream mpi-operator side by side, then the webhooks, the platform and the console (BENCH_ARGS to change).

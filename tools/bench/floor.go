@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -88,4 +91,109 @@ func launcherJobDone(j *batchv1.Job) bool {
 		}
 	}
 	return false
+}
+
+// createHistory creates o.History MPIJobs that finished long ago (their
+// status says Succeeded), before the controller starts: what a cluster
+// without TTLs keeps.
+func createHistory(ctx context.Context, cl client.Client, o options) error {
+	if o.History == 0 {
+		return nil
+	}
+	start := time.Now()
+	names := make(chan int)
+	errs := make(chan error, o.History)
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range names {
+				job := benchJob(fmt.Sprintf("old-%05d", i), o)
+				if err := cl.Create(ctx, job); err != nil {
+					errs <- fmt.Errorf("creating finished job %s: %w", job.Name, err)
+					continue
+				}
+				done := metav1.NewTime(start.Add(-time.Hour))
+				job.Status.StartTime, job.Status.CompletionTime = &done, &done
+				for _, t := range []kubeflow.JobConditionType{kubeflow.JobCreated, kubeflow.JobSucceeded} {
+					job.Status.Conditions = append(job.Status.Conditions, kubeflow.JobCondition{Type: t, Status: corev1.ConditionTrue, Reason: "Bench", LastTransitionTime: done, LastUpdateTime: done})
+				}
+				if err := cl.Status().Update(ctx, job); err != nil {
+					errs <- fmt.Errorf("finishing job %s: %w", job.Name, err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < o.History; i++ {
+		names <- i
+	}
+	close(names)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d finished MPIJobs created in %s\n", o.History, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// rssSampler reads the controller's RSS once a second.
+type rssSampler struct {
+	stopped     chan struct{}
+	done        chan struct{}
+	first, most float64
+}
+
+func sampleRSS(ctrl *controllerProc) *rssSampler {
+	s := &rssSampler{stopped: make(chan struct{}), done: make(chan struct{})}
+	if ctrl.cmd == nil {
+		close(s.done)
+		return s
+	}
+	pid := ctrl.cmd.Process.Pid
+	s.first = currentRSSMiB(pid)
+	s.most = s.first
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.stopped:
+				return
+			case <-tick.C:
+				s.most = max(s.most, currentRSSMiB(pid))
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling: the RSS at start and the most sampled.
+func (s *rssSampler) stop() (first, most float64) {
+	select {
+	case <-s.done:
+	default:
+		close(s.stopped)
+		<-s.done
+	}
+	return s.first, s.most
+}
+
+func currentRSSMiB(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			if f := strings.Fields(line); len(f) > 1 {
+				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+					return kb / 1024
+				}
+			}
+		}
+	}
+	return -1
 }

@@ -51,6 +51,54 @@ type options struct {
 	Controller  string        `json:"controller"` // ours | upstream
 	// OursArgs are extra flags for our manager (experiments).
 	OursArgs string `json:"oursArgs"`
+	// History is how many finished MPIJobs exist before the measured ones
+	// are created (kept: no TTL).
+	History int `json:"history"`
+	// Manager is our manager's binary, built once before the runs.
+	Manager string `json:"manager"`
+}
+
+// scenario is one set of controller measurements.
+type scenario struct {
+	name, what                    string
+	jobs, workers, nodes, history int
+}
+
+// scenarios are what --scenario names; "all" runs them in this order.
+var scenarios = []scenario{
+	{name: "quick", what: "100 jobs x 8 workers on 100 nodes", jobs: 100, workers: 8, nodes: 100},
+	{name: "300", what: "300 jobs x 8 workers on 300 nodes", jobs: 300, workers: 8, nodes: 300},
+	{name: "4000-workers", what: "500 jobs x 8 workers on 1000 nodes", jobs: 500, workers: 8, nodes: 1000},
+	{name: "history", what: "100 jobs x 8 workers on 100 nodes, with 1000 finished jobs kept", jobs: 100, workers: 8, nodes: 100, history: 1000},
+}
+
+// pickScenarios resolves --scenario: one name, a comma-separated list, or
+// "all"; explicit --jobs/--workers/--nodes/--history make one custom
+// scenario instead.
+func pickScenarios(names string, custom *scenario) ([]scenario, error) {
+	if custom != nil {
+		return []scenario{*custom}, nil
+	}
+	if names == "all" {
+		return scenarios, nil
+	}
+	var out []scenario
+	for _, n := range strings.Split(names, ",") {
+		found := false
+		for _, sc := range scenarios {
+			if sc.name == strings.TrimSpace(n) {
+				out, found = append(out, sc), true
+			}
+		}
+		if !found {
+			known := make([]string, 0, len(scenarios))
+			for _, sc := range scenarios {
+				known = append(known, sc.name)
+			}
+			return nil, fmt.Errorf("unknown scenario %q: use one of %s, or all", n, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
 }
 
 func main() {
@@ -73,6 +121,10 @@ func run() error {
 	flag.IntVar(&o.Jobs, "jobs", 100, "MPIJobs created at once")
 	flag.IntVar(&o.Workers, "workers", 8, "workers per job (1 nvidia.com/gpu each)")
 	flag.IntVar(&o.Nodes, "nodes", 0, "kwok GPU nodes (8 GPUs each); default: just enough for every worker")
+	flag.IntVar(&o.History, "history", 0, "finished MPIJobs kept before the measured ones are created")
+	flag.StringVar(&o.Manager, "manager", "", "(internal) our manager's binary")
+	var scenarioNames string
+	flag.StringVar(&scenarioNames, "scenario", "quick", "controller scenarios: quick, 300, 4000-workers, history (comma-separated) or all; --jobs, --workers, --nodes or --history instead run one custom scenario")
 	flag.DurationVar(&o.FinishAfter, "finish-after", 20*time.Second, "how long each launcher runs once Running")
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up a run after this long")
 	flag.BoolVar(&upstream, "upstream", true, "also measure upstream mpi-operator v0.8.0 in its best tuning, side by side")
@@ -105,13 +157,10 @@ func run() error {
 		}
 		return benchWebhooks(ctx, hooks)
 	}
-	if o.Jobs < 1 || o.Workers < 1 {
-		return fmt.Errorf("--jobs and --workers must be at least 1 (got %d, %d)", o.Jobs, o.Workers)
-	}
-	if o.Nodes == 0 {
-		o.Nodes = (o.Jobs*o.Workers + 7) / 8
-	}
 	if internal != "" {
+		if o.Nodes == 0 {
+			o.Nodes = (o.Jobs*o.Workers + 7) / 8
+		}
 		o.Controller = internal
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -120,6 +169,29 @@ func run() error {
 			return err
 		}
 		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	var custom *scenario
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "jobs", "workers", "nodes", "history":
+			custom = &scenario{name: "custom", jobs: o.Jobs, workers: o.Workers, nodes: o.Nodes, history: o.History}
+		}
+	})
+	if custom != nil {
+		if custom.jobs < 1 || custom.workers < 1 || custom.history < 0 {
+			return fmt.Errorf("--jobs and --workers must be at least 1 and --history not negative (got %d, %d, %d)", custom.jobs, custom.workers, custom.history)
+		}
+		if custom.nodes == 0 {
+			custom.nodes = (custom.jobs*custom.workers + 7) / 8
+		}
+		custom.what = fmt.Sprintf("%d jobs x %d workers on %d nodes", custom.jobs, custom.workers, custom.nodes)
+		if custom.history > 0 {
+			custom.what += fmt.Sprintf(", with %d finished jobs kept", custom.history)
+		}
+	}
+	picked, err := pickScenarios(scenarioNames, custom)
+	if err != nil {
+		return err
 	}
 
 	var controllers []string
@@ -132,27 +204,36 @@ func run() error {
 	if floor && !upstreamOnly {
 		controllers = append(controllers, "floor")
 	}
-	fmt.Printf("bench: %d MPIJobs x %d workers (1 GPU each) on %d kwok nodes, created at once; launchers run %s\n",
-		o.Jobs, o.Workers, o.Nodes, o.FinishAfter)
 	// The isolated runs cannot reach the Go module proxy: build and download
 	// everything they use first (the control plane, upstream mpi-operator,
-	// the manager's modules and packages).
+	// our manager, once for every run).
 	prepCtx, stopPrep := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	_, err := framework.PrepareForNetns(prepCtx, upstream || upstreamOnly, os.Stderr)
+	_, err = framework.PrepareForNetns(prepCtx, upstream || upstreamOnly, os.Stderr)
+	if err == nil && !upstreamOnly {
+		var ws *workspace
+		if ws, err = newWorkspace("manager"); err == nil {
+			defer ws.done()
+			o.Manager, err = ws.buildManager(prepCtx)
+		}
+	}
 	stopPrep()
 	if err != nil {
 		return fmt.Errorf("building before the isolated runs: %w", err)
 	}
-	results := map[string]*result{}
-	for _, c := range controllers {
-		fmt.Printf("bench: measuring %s controller (fresh cluster in its own loopback-only network namespace)...\n", c)
-		res, err := runIsolated(o, c)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c, err)
+	for _, sc := range picked {
+		o.Jobs, o.Workers, o.Nodes, o.History = sc.jobs, sc.workers, sc.nodes, sc.history
+		fmt.Printf("\nbench: scenario %s: %s (1 GPU per worker), created at once; launchers run %s\n", sc.name, sc.what, o.FinishAfter)
+		results := map[string]*result{}
+		for _, c := range controllers {
+			fmt.Printf("bench: measuring %s (fresh cluster in its own loopback-only network namespace)...\n", c)
+			res, err := runIsolated(o, c)
+			if err != nil {
+				return fmt.Errorf("scenario %s, %s: %w", sc.name, c, err)
+			}
+			results[c] = res
 		}
-		results[c] = res
+		printResults(o, controllers, results)
 	}
-	printResults(o, controllers, results)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if hooks.Rate > 0 {
@@ -185,7 +266,8 @@ func runIsolated(o options, controller string) (*result, error) {
 	args = append(args, "sh", "-c", `ip link set lo up && exec "$0" "$@"`, self,
 		"--internal-run="+controller,
 		fmt.Sprintf("--jobs=%d", o.Jobs), fmt.Sprintf("--workers=%d", o.Workers), fmt.Sprintf("--nodes=%d", o.Nodes),
-		"--finish-after="+o.FinishAfter.String(), "--timeout="+o.Timeout.String(), "--ours-args="+o.OursArgs)
+		"--finish-after="+o.FinishAfter.String(), "--timeout="+o.Timeout.String(), "--ours-args="+o.OursArgs,
+		fmt.Sprintf("--history=%d", o.History), "--manager="+o.Manager)
 	cmd := exec.Command("unshare", args...)
 	// Everything was built by PrepareForNetns: no module downloads in there.
 	cmd.Env = append(os.Environ(), framework.OfflineGoEnv)
@@ -278,6 +360,18 @@ func printResults(o options, controllers []string, results map[string]*result) {
 		}
 		return r.PeakRSSMiB
 	}, "%.0f", false)
+	row("controller RSS at start (MiB)", func(r *result) float64 {
+		if r.StartRSSMiB <= 0 {
+			return -1
+		}
+		return r.StartRSSMiB
+	}, "%.0f", false)
+	row("controller RSS growth per 100 jobs (MiB)", func(r *result) float64 {
+		if r.StartRSSMiB <= 0 {
+			return -1
+		}
+		return (r.MaxSampledRSSMiB - r.StartRSSMiB) / float64(o.Jobs) * 100
+	}, "%.1f", false)
 	row("jobs Succeeded", func(r *result) float64 { return float64(r.Succeeded) }, "%.0f", false)
 	row("jobs with Running condition", func(r *result) float64 { return float64(r.RunningRecorded) }, "%.0f", false)
 	row("worker pods deleted more than once", func(r *result) float64 { return float64(r.RepeatedDeletes) }, "%.0f", false)

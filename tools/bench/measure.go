@@ -37,13 +37,18 @@ type result struct {
 	// Stages are the seconds from each job's create call to: all its pods
 	// created, all its workers bound to a node, all Running, its Running
 	// condition written, Succeeded. Percentiles over the jobs.
-	Stages          map[string]stat `json:"stages"`
-	WritesPerJob    float64         `json:"writesPerJob"`
-	PeakRSSMiB      float64         `json:"peakRSSMiB"`
-	Succeeded       int             `json:"succeeded"`
-	RunningRecorded int             `json:"runningRecorded"`
-	RepeatedDeletes int             `json:"repeatedDeletes"`
-	PodsLeft        int             `json:"podsLeft"`
+	Stages       map[string]stat `json:"stages"`
+	WritesPerJob float64         `json:"writesPerJob"`
+	PeakRSSMiB   float64         `json:"peakRSSMiB"`
+	// StartRSSMiB is the controller's RSS once started (before the
+	// measured jobs, after any history); MaxSampledRSSMiB the most it had
+	// in the once-a-second samples over the run.
+	StartRSSMiB      float64 `json:"startRSSMiB"`
+	MaxSampledRSSMiB float64 `json:"maxSampledRSSMiB"`
+	Succeeded        int     `json:"succeeded"`
+	RunningRecorded  int     `json:"runningRecorded"`
+	RepeatedDeletes  int     `json:"repeatedDeletes"`
+	PodsLeft         int     `json:"podsLeft"`
 	// WritesByKind breaks the writes down by "verb resource[/subresource]".
 	WritesByKind map[string]int `json:"writesByKind"`
 	// CPUSeconds is user+system CPU time over the run, by process: the
@@ -122,11 +127,14 @@ func measure(ctx context.Context, o options) (*result, error) {
 	crdDir := filepath.Join(repo, "config", "crd", "bases")
 	switch o.Controller {
 	case "ours":
-		bin, userAgent = filepath.Join(dir, "manager"), "manager/"
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./operator/cmd/manager")
-		build.Dir = repo
-		if out, err := build.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("building the manager: %w: %s", err, out)
+		bin, userAgent = o.Manager, "manager/"
+		if bin == "" {
+			bin = filepath.Join(dir, "manager")
+			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./operator/cmd/manager")
+			build.Dir = repo
+			if out, err := build.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("building the manager: %w: %s", err, out)
+			}
 		}
 	case "upstream":
 		bin, crdDir, err = cluster.EnsureUpstreamMPIOperator(ctx, cluster.BuildOptions{RepoRoot: repo, CacheDir: cache, Progress: os.Stderr})
@@ -180,12 +188,16 @@ func measure(ctx context.Context, o options) (*result, error) {
 			return nil, err
 		}
 	}
+	if err := createHistory(ctx, cl, o); err != nil {
+		return nil, err
+	}
 	cpuBefore := clusterCPU(c)
 	ctrl, err := startController(o, bin, c.Kubeconfig, dir)
 	if err != nil {
 		return nil, err
 	}
 	defer ctrl.stop()
+	rss := sampleRSS(ctrl)
 
 	tracks := map[string]*jobTrack{}
 	var mu sync.Mutex
@@ -264,6 +276,7 @@ func measure(ctx context.Context, o options) (*result, error) {
 	if ctrl.cmd != nil {
 		res.PeakRSSMiB = peakRSSMiB(ctrl.cmd.Process.Pid)
 		res.CPUSeconds["controller"] = cpuSeconds(ctrl.cmd.Process.Pid)
+		res.StartRSSMiB, res.MaxSampledRSSMiB = rss.stop()
 	}
 
 	mu.Lock()

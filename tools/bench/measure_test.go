@@ -3,7 +3,9 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestPercentile(t *testing.T) {
@@ -48,5 +50,36 @@ not json
 	}
 	if writes != 4 || repeated != 1 || byKind["delete pods"] != 2 || byKind["update mpijobs/status"] != 1 {
 		t.Errorf("writes=%d repeated=%d byKind=%v; want 4, 1, 2 pod deletes and 1 status update", writes, repeated, byKind)
+	}
+}
+
+func TestPickScenarios(t *testing.T) {
+	all, err := pickScenarios("all", nil)
+	if err != nil || len(all) != len(scenarios) {
+		t.Fatalf("all: %v, %v", all, err)
+	}
+	two, err := pickScenarios("quick, history", nil)
+	if err != nil || len(two) != 2 || two[0].name != "quick" || two[1].history != 1000 {
+		t.Errorf("a list: %+v, %v", two, err)
+	}
+	if _, err := pickScenarios("quick,huge", nil); err == nil || !strings.Contains(err.Error(), `unknown scenario "huge"`) {
+		t.Errorf("an unknown name: %v", err)
+	}
+	custom := &scenario{name: "custom", jobs: 3}
+	if got, err := pickScenarios("all", custom); err != nil || len(got) != 1 || got[0].jobs != 3 {
+		t.Errorf("explicit sizes make one custom scenario: %+v, %v", got, err)
+	}
+}
+
+// The CPU time of this very process is read from /proc and grows.
+func TestCPUSeconds(t *testing.T) {
+	before := cpuSeconds(os.Getpid())
+	for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); {
+	}
+	if after := cpuSeconds(os.Getpid()); before < 0 || after < before {
+		t.Errorf("cpu seconds %v then %v", before, after)
+	}
+	if got := cpuSeconds(-1); got != -1 {
+		t.Errorf("a missing process: %v, want -1", got)
 	}
 }
