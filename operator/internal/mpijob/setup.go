@@ -14,7 +14,8 @@ import (
 
 // CacheOptions keeps only MPIJob children (pods, launcher Jobs,
 // ConfigMaps, Services, NetworkPolicies) in the controller's cache, so its
-// memory follows the number of MPIJobs, not everything in the cluster.
+// memory follows the number of MPIJobs, not everything in the cluster,
+// and without their managed fields.
 // Secrets are never cached: the controller reads its SSH Secrets by name.
 func CacheOptions() cache.Options {
 	req, err := labels.NewRequirement(kubeflow.OperatorNameLabel, selection.Equals, []string{kubeflow.OperatorName})
@@ -22,11 +23,16 @@ func CacheOptions() cache.Options {
 		panic(err) // a constant, valid requirement
 	}
 	ours := cache.ByObject{Label: labels.NewSelector().Add(*req)}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}:                 ours,
-		&corev1.ConfigMap{}:           ours,
-		&corev1.Service{}:             ours,
-		&batchv1.Job{}:                ours,
-		&networkingv1.NetworkPolicy{}: ours,
-	}}
+	return cache.Options{
+		// Managed fields are most of a small object's bytes and the
+		// controller never reads them.
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:                 ours,
+			&corev1.ConfigMap{}:           ours,
+			&corev1.Service{}:             ours,
+			&batchv1.Job{}:                ours,
+			&networkingv1.NetworkPolicy{}: ours,
+		},
+	}
 }
