@@ -469,6 +469,10 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 	return r.Client.Update(ctx, existing)
 }
 
+// maxParallelCreates bounds the worker creates one job has in flight (the
+// client's rate limiter paces them further).
+const maxParallelCreates = 32
+
 // syncWorkers creates missing workers and removes surplus ones; a
 // suspended job has none.
 func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
@@ -501,15 +505,17 @@ func (r *Reconciler) syncWorkers(ctx context.Context, s *state) error {
 			missing = append(missing, desiredWorker(job, i, r.podConfig(s)))
 		}
 	}
-	// A job's workers are created together: they reach the scheduler (and
-	// the nodes) side by side, so that each job's gang completes in turn
-	// instead of every job's gang filling up at once.
+	// A job's workers are created together (up to maxParallelCreates at
+	// a time): they reach the scheduler side by side, and a gang costs one
+	// round trip instead of one per worker.
 	errs := make([]error, len(missing))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallelCreates)
 	for i, pod := range missing {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-slots; wg.Done() }()
 			errs[i] = r.Client.Create(ctx, pod)
 		}()
 	}

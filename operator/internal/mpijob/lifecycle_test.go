@@ -2,6 +2,7 @@ package mpijob
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -325,5 +326,34 @@ func TestLauncherBackoffLimit(t *testing.T) {
 	want := "the launcher failed 3 time(s), reaching runPolicy.backoffLimit; the last attempt: launcher failed with an NCCL error"
 	if c == nil || c.Reason != mpijob.ReasonNCCLError || !strings.HasPrefix(c.Message, want) {
 		t.Errorf("Failed condition %+v, want NCCLError starting %q", c, want)
+	}
+}
+
+// Workers refused by quota or admission: one warning for the pass (not one
+// per worker), a retry in 30 s, and the pass goes on; a worker created
+// meanwhile is kept.
+func TestRefusedWorkers(t *testing.T) {
+	refuse := true
+	funcs := interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+		if pod, ok := obj.(*corev1.Pod); ok && refuse && pod.Name != "pi-worker-0" {
+			return apierrors.NewForbidden(corev1.Resource("pods"), pod.Name, errors.New(`exceeded quota: compute, requested: requests.nvidia.com/gpu=1`))
+		}
+		return c.Create(ctx, obj, opts...)
+	}}
+	e := newFakeEnvFor(t, lifecycleJob().Workers(8).Defaulted(), "", funcs)
+	res := e.reconcile(t)
+	if res.RequeueAfter != 30*time.Second {
+		t.Errorf("requeue after %v, want 30 s", res.RequeueAfter)
+	}
+	if got := eventsWith(e.drain(), "FailedCreateWorker"); len(got) != 1 || !strings.Contains(got[0], "exceeded quota") {
+		t.Errorf("FailedCreateWorker events %q, want one naming the quota", got)
+	}
+	if n := len(e.workers(t)); n != 1 {
+		t.Fatalf("%d workers, want the one admitted", n)
+	}
+	refuse = false
+	e.reconcile(t)
+	if n := len(e.workers(t)); n != 8 {
+		t.Errorf("after the quota freed up: %d workers, want 8", n)
 	}
 }
