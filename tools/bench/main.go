@@ -376,6 +376,7 @@ func printResults(o options, controllers []string, results map[string]*result) {
 	row("jobs with Running condition", func(r *result) float64 { return float64(r.RunningRecorded) }, "%.0f", false)
 	row("worker pods deleted more than once", func(r *result) float64 { return float64(r.RepeatedDeletes) }, "%.0f", false)
 	row("pods left behind", func(r *result) float64 { return float64(r.PodsLeft) }, "%.0f", false)
+	row("pods still terminating after 60 s", func(r *result) float64 { return float64(r.PodsTerminating) }, "%.0f", false)
 	_ = tw.Flush()
 	for _, c := range controllers {
 		kinds := make([]string, 0, len(results[c].WritesByKind))

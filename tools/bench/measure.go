@@ -49,6 +49,9 @@ type result struct {
 	RunningRecorded  int     `json:"runningRecorded"`
 	RepeatedDeletes  int     `json:"repeatedDeletes"`
 	PodsLeft         int     `json:"podsLeft"`
+	// PodsTerminating are workers deleted but not gone yet a minute after
+	// the last job finished (the nodes' backlog).
+	PodsTerminating int `json:"podsTerminating"`
 	// WritesByKind breaks the writes down by "verb resource[/subresource]".
 	WritesByKind map[string]int `json:"writesByKind"`
 	// CPUSeconds is user+system CPU time over the run, by process: the
@@ -262,23 +265,31 @@ func measure(ctx context.Context, o options) (*result, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	// Give cleanPodPolicy a moment, then count the workers left behind
-	// (the floor has no cleanPodPolicy: its workers stay).
+	// Give cleanPodPolicy a moment, then count the workers left behind:
+	// pods nobody deletes. Pods being deleted are the nodes' (kwok's)
+	// backlog, counted apart (the floor has no cleanPodPolicy).
 	res := &result{CPUSeconds: map[string]float64{}}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for o.Controller != "floor" {
 		pods := &corev1.PodList{}
 		if err := cl.List(ctx, pods, client.InNamespace(benchNamespace), client.MatchingLabels{kubeflow.JobRoleLabel: kubeflow.RoleWorker}); err != nil {
 			return nil, err
 		}
-		res.PodsLeft = len(pods.Items)
-		if res.PodsLeft == 0 || time.Now().After(deadline) {
-			for i, p := range pods.Items {
-				if i == 5 {
-					break
-				}
-				fmt.Fprintf(os.Stderr, "bench: %s: pod left behind: %s (phase %s, deleting since %v, created %s)\n",
-					o.Controller, p.Name, p.Status.Phase, p.DeletionTimestamp, p.CreationTimestamp.Format(time.RFC3339))
+		res.PodsLeft, res.PodsTerminating = 0, 0
+		var left []string
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				res.PodsTerminating++
+				continue
+			}
+			res.PodsLeft++
+			if len(left) < 5 {
+				left = append(left, fmt.Sprintf("%s (phase %s, created %s)", p.Name, p.Status.Phase, p.CreationTimestamp.Format(time.RFC3339)))
+			}
+		}
+		if len(pods.Items) == 0 || time.Now().After(deadline) {
+			for _, l := range left {
+				fmt.Fprintf(os.Stderr, "bench: %s: pod left behind: %s\n", o.Controller, l)
 			}
 			break
 		}

@@ -78,6 +78,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.APIReader = r.Client
 	}
 	r.expect = newExpectations()
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, podJobIndex, podJobName); err != nil {
+		return fmt.Errorf("indexing pods by MPIJob: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&kubeflow.MPIJob{}).
@@ -269,7 +272,7 @@ func (r *Reconciler) finishing(ctx context.Context, s *state) error {
 func (r *Reconciler) observe(ctx context.Context, s *state) error {
 	job := s.job
 	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{kubeflow.JobNameLabel: job.Name}); err != nil {
+	if err := r.Client.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingFields{podJobIndex: job.Name}); err != nil {
 		return err
 	}
 	s.workers, s.lPods = nil, nil

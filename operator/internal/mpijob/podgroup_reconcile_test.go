@@ -53,6 +53,7 @@ func newFakeEnvFor(t *testing.T, job *kubeflow.MPIJob, scheduler string, funcs i
 	}
 	c := fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&kubeflow.MPIJob{}).
+		WithIndex(&corev1.Pod{}, podJobIndex, podJobName).
 		WithObjects(append([]client.Object{job}, objs...)...).
 		WithInterceptorFuncs(funcs).Build()
 	cfg := DefaultConfig()

@@ -36,3 +36,16 @@ func CacheOptions() cache.Options {
 		},
 	}
 }
+
+// podJobIndex indexes the cached pods by the name of their MPIJob (the
+// job-name label): a pass reads its own job's pods, without scanning every
+// pod of the namespace (which made each pass cost more as jobs were added).
+const podJobIndex = "mpijob.kubeflow.org/job-name"
+
+// podJobName is podJobIndex's value of a pod.
+func podJobName(obj client.Object) []string {
+	if name := obj.GetLabels()[kubeflow.JobNameLabel]; name != "" {
+		return []string{name}
+	}
+	return nil
+}
