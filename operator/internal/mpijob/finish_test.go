@@ -2,6 +2,7 @@ package mpijob
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -22,11 +23,11 @@ import (
 // upstream's last status write races ours.)
 func TestFinishedLauncherNeverRecreatesWorkers(t *testing.T) {
 	conflicts := 1
-	created := 0
+	var created atomic.Int32
 	e := newFakeEnv(t, "", interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 			if _, ok := obj.(*corev1.Pod); ok {
-				created++
+				created.Add(1) // a job's workers are created concurrently
 			}
 			return c.Create(ctx, obj, opts...)
 		},
@@ -47,7 +48,7 @@ func TestFinishedLauncherNeverRecreatesWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.reconcile(t) // creates the workers and the launcher
-	workers := created
+	workers := created.Load()
 	if workers == 0 {
 		t.Fatal("no workers created")
 	}
@@ -61,8 +62,8 @@ func TestFinishedLauncherNeverRecreatesWorkers(t *testing.T) {
 	e.reconcile(t) // finishes: deletes running workers; the Succeeded write conflicts
 	e.reconcile(t) // the stale pass
 	e.reconcile(t)
-	if created != workers {
-		t.Errorf("%d worker pods created after the launcher finished", created-workers)
+	if n := created.Load(); n != workers {
+		t.Errorf("%d worker pods created after the launcher finished", n-workers)
 	}
 	for _, p := range e.pods(t) {
 		if p.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleWorker {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,10 +124,13 @@ func kindOf(obj client.Object) string {
 func TestReconcileCreatesThePodGroupBeforeThePods(t *testing.T) {
 	const group = "scheduling.x-k8s.io"
 	var created []string
+	var mu sync.Mutex // a job's workers are created concurrently
 	reads := 0
 	e := newFakeEnv(t, GangSchedulerSchedulerPlugins, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			mu.Lock()
 			created = append(created, kindOf(obj))
+			mu.Unlock()
 			return c.Create(ctx, obj, opts...)
 		},
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {

@@ -3,6 +3,7 @@ package mpijob
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -78,9 +79,12 @@ func TestReconcileRefusesPolicyViolations(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var creates []string
+			var mu sync.Mutex // a job's workers are created concurrently
 			e := newFakeEnv(t, "", interceptor.Funcs{
 				Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+					mu.Lock()
 					creates = append(creates, kindOf(obj)+" "+obj.GetName())
+					mu.Unlock()
 					return c.Create(ctx, obj, opts...)
 				},
 			})
