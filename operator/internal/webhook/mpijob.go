@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -58,6 +59,10 @@ type MPIJobWebhook struct {
 	// create pods in its namespace (SubjectAccessReviews); nil skips the
 	// check.
 	Authorizer client.Writer
+
+	// allowed remembers, for allowedTTL, who may create pods where: a
+	// user submitting a burst of jobs costs one review, not one per job.
+	allowed allowedCache
 }
 
 // SetupWithManager registers both webhooks on the manager's webhook server.
@@ -183,10 +188,15 @@ func (w *MPIJobWebhook) creatorMayCreatePods(ctx context.Context, job *kubeflow.
 			sar.Spec.Extra[k] = authorizationv1.ExtraValue(v)
 		}
 	}
+	key := allowedKey(sar.Spec)
+	if w.allowed.has(key, time.Now()) {
+		return nil
+	}
 	if err := w.Authorizer.Create(ctx, sar); err != nil {
 		return fmt.Errorf("checking that %s may create pods in %s: %w", u.Username, job.Namespace, err)
 	}
 	if sar.Status.Allowed {
+		w.allowed.add(key, time.Now())
 		return nil
 	}
 	denial := apierrors.NewForbidden(kubeflow.SchemeGroupVersion.WithResource("mpijobs").GroupResource(), job.Name, fmt.Errorf(
