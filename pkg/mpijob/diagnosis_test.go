@@ -1,7 +1,6 @@
 package mpijob
 
 import (
-	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +9,7 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
+	"github.com/mpijob-platform/mpijob-platform/test/contract"
 	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
 
@@ -22,17 +22,16 @@ const diagnosisHeader = `# The closed set of diagnosis reasons (pkg/mpijob.Reaso
 
 // TestDiagnosisContract: testdata/contract/diagnosis.yaml is the table.
 func TestDiagnosisContract(t *testing.T) {
-	path := filepath.Join("..", "..", "testdata", "contract", "diagnosis.yaml")
-	type contract struct {
+	type table struct {
 		Severities []Severity   `json:"severities"`
 		Reasons    []ReasonInfo `json:"reasons"`
 	}
-	data, err := yaml.Marshal(contract{Severities: Severities, Reasons: ReasonTable})
+	data, err := yaml.Marshal(table{Severities: Severities, Reasons: ReasonTable})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// With -update this rewrites the file; then fix the SDK and console.
-	golden.CheckFile(t, path, append([]byte(diagnosisHeader), data...))
+	golden.CheckFile(t, contract.Path("diagnosis.yaml"), append([]byte(diagnosisHeader), data...))
 	seen := map[string]bool{}
 	for _, r := range ReasonTable {
 		if seen[r.Reason] || r.Remediation == "" {

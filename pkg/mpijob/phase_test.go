@@ -1,25 +1,19 @@
 package mpijob
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
+	"github.com/mpijob-platform/mpijob-platform/test/contract"
 )
 
 // TestPhaseContract: testdata/contract/phase.yaml, which the SDK's and the
 // console front end's tests load too.
 func TestPhaseContract(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "contract", "phase.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var c struct {
 		Phases []Phase `json:"phases"`
 		Cases  []struct {
@@ -30,9 +24,7 @@ func TestPhaseContract(t *testing.T) {
 			Phase      Phase    `json:"phase"`
 		} `json:"cases"`
 	}
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		t.Fatal(err)
-	}
+	contract.Load(t, "phase.yaml", &c)
 	if !slices.Equal(c.Phases, Phases) {
 		t.Errorf("phases %v, the contract %v", Phases, c.Phases)
 	}

@@ -3,15 +3,12 @@ package cmd
 import (
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mpijob-platform/mpijob-platform/test/contract"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // TestDenialContract: testdata/contract/denial.yaml, written by the
@@ -19,25 +16,13 @@ import (
 // the job (the platform's or another webhook's), 4 for a missing
 // permission.
 func TestDenialContract(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "contract", "denial.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var contract struct {
-		Cases []struct {
-			What      string        `json:"what"`
-			Status    metav1.Status `json:"status"`
-			RefusedBy string        `json:"refusedBy"`
-		} `json:"cases"`
-	}
-	if err := yaml.Unmarshal(data, &contract); err != nil {
-		t.Fatal(err)
-	}
-	if len(contract.Cases) == 0 {
+	var denial contract.Denial
+	contract.Load(t, "denial.yaml", &denial)
+	if len(denial.Cases) == 0 {
 		t.Fatal("no cases")
 	}
 	want := map[string]int{"platform": ExitUsage, "webhook": ExitUsage, "rbac": ExitNotFound}
-	for _, c := range contract.Cases {
+	for _, c := range denial.Cases {
 		code, ok := want[c.RefusedBy]
 		if !ok {
 			t.Fatalf("%s: refusedBy %q is not one of the contract's", c.What, c.RefusedBy)
@@ -53,25 +38,11 @@ func TestDenialContract(t *testing.T) {
 // the flag, for an invalid one), except for the fields the CLI has no flag
 // for.
 func TestValidationContract(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "contract", "validation.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var contract struct {
-		Defaults map[string]any `json:"defaults"`
-		Cases    []struct {
-			What    string         `json:"what"`
-			Spec    map[string]any `json:"spec"`
-			Invalid []string       `json:"invalid"`
-		} `json:"cases"`
-	}
-	if err := yaml.UnmarshalStrict(data, &contract); err != nil {
-		t.Fatal(err)
-	}
+	var validation contract.Validation
+	contract.Load(t, "validation.yaml", &validation)
 	ran := 0
-	for _, tc := range contract.Cases {
-		merged := maps.Clone(contract.Defaults)
-		maps.Copy(merged, tc.Spec)
+	for _, tc := range validation.Cases {
+		merged := validation.Merged(tc)
 		args := []string{"mpijob", "create", "--dry-run=client", "-o", "name"}
 		flagless := false
 		for _, k := range slices.Sorted(maps.Keys(merged)) {

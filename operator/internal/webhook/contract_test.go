@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -19,6 +18,7 @@ import (
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	mpijobquota "github.com/mpijob-platform/mpijob-platform/pkg/mpijob/quota"
+	"github.com/mpijob-platform/mpijob-platform/test/contract"
 	"github.com/mpijob-platform/mpijob-platform/test/golden"
 )
 
@@ -60,23 +60,7 @@ func TestQuotaContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	// With -update this rewrites the file; then run the SDK's test too.
-	golden.CheckFile(t, filepath.Join("..", "..", "..", "testdata", "contract", "quota.yaml"), append([]byte(contractHeader), data...))
-}
-
-// denialContract is testdata/contract/denial.yaml: 403s that are the
-// platform's refusal of a job (known by a cause of theirs), and 403s that
-// are not (RBAC, another webhook), with the verdict every client gives.
-type denialContract struct {
-	DenialCauses []metav1.CauseType `json:"denialCauses"`
-	Cases        []denialCase       `json:"cases"`
-}
-
-type denialCase struct {
-	What   string        `json:"what"`
-	Status metav1.Status `json:"status"`
-	// RefusedBy is "platform" (a cause of ours), "webhook" (another
-	// admission webhook) or "rbac".
-	RefusedBy string `json:"refusedBy"`
+	golden.CheckFile(t, contract.Path("quota.yaml"), append([]byte(contractHeader), data...))
 }
 
 const denialHeader = `# 403 answers to creating an MPIJob, and who refused it: "platform" (the
@@ -109,7 +93,7 @@ func TestDenialContract(t *testing.T) {
 	rbacErr := apierrors.NewForbidden(gr, "train", errors.New(`User "alice" cannot create resource "mpijobs" in API group "kubeflow.org" in the namespace "team-a"`))
 	otherWebhook := apierrors.NewForbidden(gr, "train", errors.New(`admission webhook "policy.example.com" denied the request: no GPUs on Fridays`))
 
-	got := denialContract{DenialCauses: mpijob.DenialCauses}
+	got := contract.Denial{DenialCauses: mpijob.DenialCauses}
 	for _, c := range []struct {
 		what, by string
 		err      error
@@ -126,11 +110,11 @@ func TestDenialContract(t *testing.T) {
 		if mpijob.IsPlatformDenial(c.err) != (c.by == "platform") {
 			t.Errorf("%s: IsPlatformDenial = %v", c.what, c.by != "platform")
 		}
-		got.Cases = append(got.Cases, denialCase{What: c.what, Status: status.Status(), RefusedBy: c.by})
+		got.Cases = append(got.Cases, contract.DenialCase{What: c.what, Status: status.Status(), RefusedBy: c.by})
 	}
 	data, err := yaml.Marshal(got)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.CheckFile(t, filepath.Join("..", "..", "..", "testdata", "contract", "denial.yaml"), append([]byte(denialHeader), data...))
+	golden.CheckFile(t, contract.Path("denial.yaml"), append([]byte(denialHeader), data...))
 }

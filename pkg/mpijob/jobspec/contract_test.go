@@ -2,26 +2,13 @@ package jobspec
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/test/contract"
 )
-
-// validationContract is testdata/contract/validation.yaml.
-type validationContract struct {
-	Defaults map[string]any `json:"defaults"`
-	Cases    []struct {
-		What    string         `json:"what"`
-		Spec    map[string]any `json:"spec"`
-		Invalid []string       `json:"invalid"`
-	} `json:"cases"`
-}
 
 // apiChecked are the fields whose rules the MPIJob API's own validation
 // holds too. The rest are refused later by the API server's pod
@@ -33,27 +20,14 @@ var apiChecked = map[string]bool{"name": true, "workers": true, "slotsPerWorker"
 // API give each case of the contract the verdict it names. The SDK's and
 // the console front end's tests hold the same file.
 func TestValidationContract(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "contract", "validation.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c validationContract
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		t.Fatal(err)
-	}
+	var c contract.Validation
+	contract.Load(t, "validation.yaml", &c)
 	if len(c.Cases) < 30 {
 		t.Fatalf("the contract has %d cases; it promises at least 30", len(c.Cases))
 	}
 	for _, tc := range c.Cases {
 		t.Run(tc.What, func(t *testing.T) {
-			merged := map[string]any{}
-			for k, v := range c.Defaults {
-				merged[k] = v
-			}
-			for k, v := range tc.Spec {
-				merged[k] = v
-			}
-			raw, _ := json.Marshal(merged)
+			raw, _ := json.Marshal(c.Merged(tc))
 			var s Spec
 			dec := json.NewDecoder(strings.NewReader(string(raw)))
 			dec.DisallowUnknownFields()
