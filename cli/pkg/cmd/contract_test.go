@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mpijob-platform/mpijob-platform/test/contract"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/mpijob-platform/mpijob-platform/test/contract"
 )
 
 // TestDenialContract: testdata/contract/denial.yaml, written by the
