@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -58,20 +56,12 @@ func createFloorJob(ctx context.Context, cl client.Client, name string, o option
 	objs = append(objs, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: name + "-launcher", Labels: labels(kubeflow.RoleLauncher)},
 		Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](6), Template: tmpl}})
 
-	var wg sync.WaitGroup
-	errs := make(chan error, len(objs))
-	for _, obj := range objs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := cl.Create(ctx, obj); err != nil {
-				errs <- fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return forEach(len(objs), len(objs), func(i int) error {
+		if err := cl.Create(ctx, objs[i]); err != nil {
+			return fmt.Errorf("creating %T %s: %w", objs[i], objs[i].GetName(), err)
+		}
+		return nil
+	})
 }
 
 func hostfile(name string, workers int) string {
@@ -101,37 +91,22 @@ func createHistory(ctx context.Context, cl client.Client, o options) error {
 		return nil
 	}
 	start := time.Now()
-	names := make(chan int)
-	errs := make(chan error, o.History)
-	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range names {
-				job := benchJob(fmt.Sprintf("old-%05d", i), o)
-				if err := cl.Create(ctx, job); err != nil {
-					errs <- fmt.Errorf("creating finished job %s: %w", job.Name, err)
-					continue
-				}
-				done := metav1.NewTime(start.Add(-time.Hour))
-				job.Status.StartTime, job.Status.CompletionTime = &done, &done
-				for _, t := range []kubeflow.JobConditionType{kubeflow.JobCreated, kubeflow.JobSucceeded} {
-					job.Status.Conditions = append(job.Status.Conditions, kubeflow.JobCondition{Type: t, Status: corev1.ConditionTrue, Reason: "Bench", LastTransitionTime: done, LastUpdateTime: done})
-				}
-				if err := cl.Status().Update(ctx, job); err != nil {
-					errs <- fmt.Errorf("finishing job %s: %w", job.Name, err)
-				}
-			}
-		}()
-	}
-	for i := 0; i < o.History; i++ {
-		names <- i
-	}
-	close(names)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	done := metav1.NewTime(start.Add(-time.Hour))
+	err := forEach(o.History, 16, func(i int) error {
+		job := benchJob(fmt.Sprintf("old-%05d", i), o)
+		if err := cl.Create(ctx, job); err != nil {
+			return fmt.Errorf("creating finished job %s: %w", job.Name, err)
+		}
+		job.Status.StartTime, job.Status.CompletionTime = &done, &done
+		for _, t := range []kubeflow.JobConditionType{kubeflow.JobCreated, kubeflow.JobSucceeded} {
+			job.Status.Conditions = append(job.Status.Conditions, kubeflow.JobCondition{Type: t, Status: corev1.ConditionTrue, Reason: "Bench", LastTransitionTime: done, LastUpdateTime: done})
+		}
+		if err := cl.Status().Update(ctx, job); err != nil {
+			return fmt.Errorf("finishing job %s: %w", job.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "bench: %d finished MPIJobs created in %s\n", o.History, time.Since(start).Round(time.Second))
@@ -181,19 +156,4 @@ func (s *rssSampler) stop() (first, most float64) {
 	return s.first, s.most
 }
 
-func currentRSSMiB(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			if f := strings.Fields(line); len(f) > 1 {
-				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
-					return kb / 1024
-				}
-			}
-		}
-	}
-	return -1
-}
+func currentRSSMiB(pid int) float64 { return procStatusMiB(pid, "VmRSS") }

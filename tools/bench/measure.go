@@ -225,37 +225,17 @@ func measure(ctx context.Context, o options) (*result, error) {
 	go followPods(podEvents, tracks, &mu, o.Workers)
 	go followJobs(jobEvents, tracks, &mu, o.Jobs, done)
 
-	names := make(chan int)
-	var wg sync.WaitGroup
-	createErrs := make(chan error, o.Jobs)
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range names {
-				name := fmt.Sprintf("job-%04d", i)
-				mu.Lock()
-				tracks[name] = newTrack()
-				mu.Unlock()
-				var err error
-				if o.Controller == "floor" {
-					err = createFloorJob(ctx, cl, name, o)
-				} else {
-					err = cl.Create(ctx, benchJob(name, o))
-				}
-				if err != nil {
-					createErrs <- err
-				}
-			}
-		}()
-	}
-	for i := 0; i < o.Jobs; i++ {
-		names <- i
-	}
-	close(names)
-	wg.Wait()
-	close(createErrs)
-	if err := <-createErrs; err != nil {
+	err = forEach(o.Jobs, 32, func(i int) error {
+		name := fmt.Sprintf("job-%04d", i)
+		mu.Lock()
+		tracks[name] = newTrack()
+		mu.Unlock()
+		if o.Controller == "floor" {
+			return createFloorJob(ctx, cl, name, o)
+		}
+		return cl.Create(ctx, benchJob(name, o))
+	})
+	if err != nil {
 		return nil, fmt.Errorf("creating jobs: %w", err)
 	}
 	select {
@@ -590,20 +570,49 @@ func percentile(values []float64, p float64) float64 {
 	return values[max(0, min(i, len(values)-1))]
 }
 
-func peakRSSMiB(pid int) float64 {
+func peakRSSMiB(pid int) float64 { return procStatusMiB(pid, "VmHWM") }
+
+// procStatusMiB reads a memory field of /proc/PID/status (in kB there) in
+// MiB; -1 when it cannot.
+func procStatusMiB(pid int, field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
+		if f := strings.Fields(line); len(f) > 1 && f[0] == field+":" {
 			if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
 				return kb / 1024
 			}
 		}
 	}
 	return -1
+}
+
+// forEach calls fn for 0..n-1 on up to workers goroutines, and returns the
+// first error (every call still runs).
+func forEach(n, workers int, fn func(i int) error) error {
+	next := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range min(n, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // countWrites counts the controller's write requests in the audit log, and

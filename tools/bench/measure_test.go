@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -81,5 +83,54 @@ func TestCPUSeconds(t *testing.T) {
 	}
 	if got := cpuSeconds(-1); got != -1 {
 		t.Errorf("a missing process: %v, want -1", got)
+	}
+}
+
+// forEach calls every index once, on at most the workers asked for, and
+// returns an error of one of the calls.
+func TestForEach(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]int{}
+	running, most := 0, 0
+	err := forEach(50, 4, func(i int) error {
+		mu.Lock()
+		seen[i]++
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		if i == 7 {
+			return errors.New("seven")
+		}
+		return nil
+	})
+	if err == nil || err.Error() != "seven" {
+		t.Errorf("err = %v, want seven", err)
+	}
+	if len(seen) != 50 || most > 4 {
+		t.Errorf("%d indices called, %d at once; want 50, at most 4", len(seen), most)
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Errorf("index %d called %d times", i, n)
+		}
+	}
+	if err := forEach(0, 4, func(int) error { return errors.New("called") }); err != nil {
+		t.Errorf("nothing to do: %v", err)
+	}
+}
+
+func TestProcStatusMiB(t *testing.T) {
+	if rss := currentRSSMiB(os.Getpid()); rss <= 0 {
+		t.Errorf("this process's RSS: %v MiB", rss)
+	}
+	if peak := peakRSSMiB(os.Getpid()); peak < currentRSSMiB(os.Getpid())/2 {
+		t.Errorf("peak RSS %v below the current", peak)
+	}
+	if got := procStatusMiB(os.Getpid(), "NoSuchField"); got != -1 {
+		t.Errorf("a missing field: %v, want -1", got)
 	}
 }
