@@ -67,6 +67,9 @@ func restMapper() meta.RESTMapper {
 
 // Clients act as one caller.
 type Clients struct {
+	// token is the caller's, for the answers the console remembers per
+	// caller (access.go).
+	token string
 	// Client reads and writes MPIJobs, pods, events, quotas and Kueue
 	// objects.
 	Client client.Client

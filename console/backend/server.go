@@ -26,11 +26,15 @@ type Options struct {
 	PrometheusClient *http.Client
 	// Version is the console's version, for /api/v1/config.
 	Version string
+	// Jobs is the index the job list is read from (jobindex.go); nil, or
+	// before its first list is in, lists are read with each caller's token.
+	Jobs *JobIndex
 }
 
 // Server is the console's HTTP API and static file server.
 type Server struct {
-	opts Options
+	opts   Options
+	access accessCache
 }
 
 // New returns the console server.
@@ -63,6 +67,8 @@ func (s *Server) routes() []route {
 		{"GET", job + "/metrics", s.authed(s.jobMetrics)},
 		{"GET", "/api/v1/trainingjobs", s.authed(s.listTrainingJobs)},
 		{"GET", ns + "/trainingjobs", s.authed(s.listTrainingJobs)},
+		{"GET", "/api/v1/trainingjobs/watch", s.authed(s.watchTrainingJobs)},
+		{"GET", ns + "/trainingjobs/watch", s.authed(s.watchTrainingJobs)},
 		{"GET", ns + "/quota", s.authed(s.namespaceQuota)},
 		{"GET", "/api/v1/quota", s.authed(s.clusterQuota)},
 		{"GET", "/api/v1/admin/gpu-utilization", s.authed(s.clusterGPUUtilization)},
@@ -118,6 +124,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *Clients)) ht
 			writeError(w, err, nil)
 			return
 		}
+		c.token = token
 		h(w, r, c)
 	}
 }

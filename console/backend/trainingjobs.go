@@ -2,9 +2,10 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,9 +34,19 @@ var otherKinds = []trainingKind{
 	{Kind: "TrainJob", GV: trainerV1, Resource: "trainjobs"},
 }
 
-// TrainingJobList is the unified list.
+// TrainingJobList is the unified list: one page of the jobs that match the
+// query, newest first unless asked otherwise.
 type TrainingJobList struct {
 	Items []JobSummary `json:"items"`
+	// Total is how many jobs match the query, on every page.
+	Total int `json:"total"`
+	// Page (from 1) and PerPage (0: every job on one page) are the page
+	// returned.
+	Page    int `json:"page"`
+	PerPage int `json:"perPage"`
+	// Live says whether .../trainingjobs/watch streams changes (the
+	// console's job index runs).
+	Live bool `json:"live"`
 	// Types are the kinds installed in the cluster (MPIJob always).
 	Types []string `json:"types"`
 	// Errors are kinds that could not be listed (forbidden, say), by kind.
@@ -64,39 +75,50 @@ func installedKinds(c *Clients) []trainingKind {
 	return out
 }
 
-// listTrainingJobs answers GET /api/v1/trainingjobs?type=MPIJob,PyTorchJob
-// (&namespace=) and its namespaced form.
+// listTrainingJobs answers GET /api/v1/trainingjobs (every namespace,
+// or ?namespace=) and its namespaced form: one page of the jobs that match
+// the query (jobquery.go). MPIJobs come from the console's job index when
+// it runs, after the API server has said the caller may list them there;
+// otherwise, and for the other kinds, they are listed with the caller's
+// token.
 func (s *Server) listTrainingJobs(w http.ResponseWriter, r *http.Request, c *Clients) {
 	opts, err := listOptions(r)
 	if err != nil {
 		badRequest(w, err.Error())
 		return
 	}
-	want := map[string]bool{}
-	for _, t := range strings.Split(r.URL.Query().Get("type"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			want[strings.ToLower(t)] = true
-		}
+	q, err := parseJobQuery(r)
+	if err != nil {
+		badRequest(w, err.Error())
+		return
 	}
-	wanted := func(kind string) bool { return len(want) == 0 || want[strings.ToLower(kind)] }
-
-	out := TrainingJobList{Items: []JobSummary{}, Types: []string{kubeflow.SchemeGroupVersionKind.Kind}}
-	if wanted(kubeflow.SchemeGroupVersionKind.Kind) {
-		list := &kubeflow.MPIJobList{}
-		if err := c.Client.List(r.Context(), list, opts...); err != nil {
-			writeError(w, err, nil)
-			return
-		}
-		for i := range list.Items {
-			out.Items = append(out.Items, summarize(&list.Items[i]))
+	ns := requestNamespace(r)
+	out := TrainingJobList{Types: []string{kubeflow.SchemeGroupVersionKind.Kind}, Page: q.Page, PerPage: q.PerPage, Live: s.opts.Jobs.Synced()}
+	var items []JobSummary
+	if q.wants(kubeflow.SchemeGroupVersionKind.Kind) {
+		if out.Live {
+			if err := s.access.mayList(r.Context(), c.Kube, c.token, ns); err != nil {
+				writeError(w, err, nil)
+				return
+			}
+			items = s.opts.Jobs.rowsOf(ns, q, items)
+		} else {
+			list := &kubeflow.MPIJobList{}
+			if err := c.Client.List(r.Context(), list, opts...); err != nil {
+				writeError(w, err, nil)
+				return
+			}
+			for i := range list.Items {
+				items = append(items, summarize(&list.Items[i]))
+			}
 		}
 	}
 	for _, k := range installedKinds(c) {
 		out.Types = append(out.Types, k.Kind)
-		if !wanted(k.Kind) {
+		if !q.wants(k.Kind) {
 			continue
 		}
-		items, err := listOther(r.Context(), c, k, opts)
+		other, err := listOther(r.Context(), c, k, opts)
 		if err != nil {
 			if out.Errors == nil {
 				out.Errors = map[string]string{}
@@ -105,12 +127,104 @@ func (s *Server) listTrainingJobs(w http.ResponseWriter, r *http.Request, c *Cli
 			out.Errors[k.Kind] = body.Error
 			continue
 		}
-		out.Items = append(out.Items, items...)
+		items = append(items, other...)
 	}
-	sortSummaries(out.Items)
+	out.Items, out.Total = q.apply(items)
+	if out.Items == nil {
+		out.Items = []JobSummary{}
+	}
 	addQueuePositions(r.Context(), c, out.Items)
 	writeJSON(w, http.StatusOK, out)
 }
+
+// requestNamespace is the namespace of the path, or of ?namespace=; ""
+// for every namespace.
+func requestNamespace(r *http.Request) string {
+	if ns := r.PathValue("namespace"); ns != "" {
+		return ns
+	}
+	return r.URL.Query().Get("namespace")
+}
+
+// watchTrainingJobs answers GET .../trainingjobs/watch: a stream of
+// server-sent events, "changed" when MPIJobs of the namespace (every
+// namespace without one) change, at most twice a second, so that the list
+// page asks for its page again only then. It needs the job index (503
+// without it: the page then refreshes itself on a timer).
+func (s *Server) watchTrainingJobs(w http.ResponseWriter, r *http.Request, c *Clients) {
+	if !s.opts.Jobs.Synced() {
+		writeJSON(w, http.StatusServiceUnavailable, Error{
+			Error:  "live updates need the console's job index, which is off (the console's ServiceAccount may not list and watch MPIJobs in every namespace, or its first list is not in yet); the list refreshes itself instead",
+			Reason: "ServiceUnavailable",
+		})
+		return
+	}
+	ns := requestNamespace(r)
+	if err := s.access.mayList(r.Context(), c.Kube, c.token, ns); err != nil {
+		writeError(w, err, nil)
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeJSON(w, http.StatusInternalServerError, Error{Error: "this connection cannot stream", Reason: "InternalError"})
+		return
+	}
+	changes, cancel := s.opts.Jobs.subscribe(ns)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string) bool {
+		_, err := fmt.Fprintf(w, "event: %s\ndata: {}\n\n", event)
+		flusher.Flush()
+		return err == nil
+	}
+	if !send("ready") {
+		return
+	}
+	keepAlive := time.NewTicker(watchKeepAlive)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			flusher.Flush()
+		case <-changes:
+			// Let a burst of changes settle into one event.
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(watchCoalesce):
+			}
+			select {
+			case <-changes:
+			default:
+			}
+			if err := s.access.mayList(r.Context(), c.Kube, c.token, ns); err != nil {
+				_, body := errorBody(err)
+				data, _ := json.Marshal(body)
+				_, _ = fmt.Fprintf(w, "event: error\ndata: %s\n\n", data)
+				flusher.Flush()
+				return
+			}
+			if !send("changed") {
+				return
+			}
+		}
+	}
+}
+
+// How often a live-update stream says it is alive, and how long it lets
+// changes gather before it tells of them.
+const (
+	watchKeepAlive = 25 * time.Second
+	watchCoalesce  = 500 * time.Millisecond
+)
 
 func listOther(ctx context.Context, c *Clients, k trainingKind, opts []client.ListOption) ([]JobSummary, error) {
 	list := &unstructured.UnstructuredList{}

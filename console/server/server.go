@@ -35,6 +35,10 @@ type Options struct {
 	// oauth-proxy in the console's pod).
 	CookieSecretFile string
 	Version          string
+	// JobIndex keeps every MPIJob's list row in memory, fed by one watch
+	// with the console's own identity, when that identity may list and
+	// watch MPIJobs in every namespace (backend.JobIndex).
+	JobIndex bool
 }
 
 // Bind registers the options as flags named prefix+name (the console
@@ -48,6 +52,7 @@ func (o *Options) Bind(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&o.TLSCertFile, prefix+"tls-cert-file", "", "serve the console over HTTPS with this certificate (and the key file)")
 	fs.StringVar(&o.TLSKeyFile, prefix+"tls-key-file", "", "key of the console's TLS certificate")
 	fs.StringVar(&o.CookieSecretFile, prefix+"write-cookie-secret", "", "write a random session cookie secret for oauth-proxy to this file and exit")
+	fs.BoolVar(&o.JobIndex, prefix+"job-index", true, "serve the job list from an index of every MPIJob's row, fed by one watch with the console's own ServiceAccount (which needs list and watch of mpijobs in every namespace; without them lists are read with each caller's token)")
 }
 
 // WriteCookieSecret writes 32 random hex characters (a valid AES key for
@@ -99,8 +104,9 @@ func checkPrometheusURL(s string) error {
 
 // Handler returns the console's HTTP handler for the apiserver of cfg
 // (only its address and CA are used; every request brings its caller's
-// token), with /healthz for probes.
-func (o Options) Handler(cfg *rest.Config, log logr.Logger) (http.Handler, error) {
+// token), with /healthz for probes. jobs, when not nil, is the index the
+// job list is served from (Run starts it with cfg's own identity).
+func (o Options) Handler(cfg *rest.Config, log logr.Logger, jobs *backend.JobIndex) (http.Handler, error) {
 	token, err := o.devToken()
 	if err != nil {
 		return nil, err
@@ -124,6 +130,7 @@ func (o Options) Handler(cfg *rest.Config, log logr.Logger) (http.Handler, error
 		PrometheusURL: o.PrometheusURL,
 		GrafanaURL:    o.GrafanaURL,
 		Version:       o.Version,
+		Jobs:          jobs,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
@@ -136,7 +143,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, log logr.Logger) erro
 	if o.CookieSecretFile != "" {
 		return WriteCookieSecret(o.CookieSecretFile)
 	}
-	h, err := o.Handler(cfg, log)
+	var jobs *backend.JobIndex
+	if o.JobIndex {
+		jobs = backend.StartJobIndex(ctx, cfg, log)
+	}
+	h, err := o.Handler(cfg, log, jobs)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func TestHandlerServesHealthAndAPI(t *testing.T) {
-	h, err := Options{BindAddress: "127.0.0.1:0"}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, logr.Discard())
+	h, err := Options{BindAddress: "127.0.0.1:0"}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, logr.Discard(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestWriteCookieSecret(t *testing.T) {
 
 func TestPrometheusURLChecked(t *testing.T) {
 	for u, ok := range map[string]bool{"": true, "http://prometheus:9090": true, "https://thanos.example.com/prom/": true, "prometheus:9090": false, "ftp://x": false, "http://": false} {
-		_, err := Options{BindAddress: "127.0.0.1:0", PrometheusURL: u}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, logr.Discard())
+		_, err := Options{BindAddress: "127.0.0.1:0", PrometheusURL: u}.Handler(&rest.Config{Host: "https://127.0.0.1:1"}, logr.Discard(), nil)
 		if (err == nil) != ok {
 			t.Errorf("prometheus URL %q: err = %v, want ok = %v", u, err, ok)
 		}

@@ -56,12 +56,16 @@ type options struct {
 	History int `json:"history"`
 	// Manager is our manager's binary, built once before the runs.
 	Manager string `json:"manager"`
+	// Kueue sends every job through a Kueue queue with GPUs for a third of
+	// them at a time (kueue.go).
+	Kueue bool `json:"kueue"`
 }
 
 // scenario is one set of controller measurements.
 type scenario struct {
 	name, what                    string
 	jobs, workers, nodes, history int
+	kueue                         bool
 }
 
 // scenarios are what --scenario names; "all" runs them in this order.
@@ -69,6 +73,7 @@ var scenarios = []scenario{
 	{name: "quick", what: "100 jobs x 8 workers on 100 nodes", jobs: 100, workers: 8, nodes: 100},
 	{name: "300", what: "300 jobs x 8 workers on 300 nodes", jobs: 300, workers: 8, nodes: 300},
 	{name: "4000-workers", what: "500 jobs x 8 workers on 1000 nodes", jobs: 500, workers: 8, nodes: 1000},
+	{name: "kueue", what: "300 jobs x 8 workers on 300 nodes, through Kueue with GPUs for a third of them at a time", jobs: 300, workers: 8, nodes: 300, kueue: true},
 	{name: "history", what: "100 jobs x 8 workers on 100 nodes, with 1000 finished jobs kept", jobs: 100, workers: 8, nodes: 100, history: 1000},
 }
 
@@ -124,7 +129,8 @@ func run() error {
 	flag.IntVar(&o.History, "history", 0, "finished MPIJobs kept before the measured ones are created")
 	flag.StringVar(&o.Manager, "manager", "", "(internal) our manager's binary")
 	var scenarioNames string
-	flag.StringVar(&scenarioNames, "scenario", "quick", "controller scenarios: quick, 300, 4000-workers, history (comma-separated) or all; --jobs, --workers, --nodes or --history instead run one custom scenario")
+	flag.StringVar(&scenarioNames, "scenario", "quick", "controller scenarios: quick, 300, 4000-workers, kueue, history (comma-separated) or all; --jobs, --workers, --nodes, --history or --kueue instead run one custom scenario")
+	flag.BoolVar(&o.Kueue, "kueue", false, "send every job through Kueue, with GPUs for a third of the jobs at a time")
 	flag.DurationVar(&o.FinishAfter, "finish-after", 20*time.Second, "how long each launcher runs once Running")
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up a run after this long")
 	flag.BoolVar(&upstream, "upstream", true, "also measure upstream mpi-operator v0.8.0 in its best tuning, side by side")
@@ -173,8 +179,8 @@ func run() error {
 	var custom *scenario
 	flag.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "jobs", "workers", "nodes", "history":
-			custom = &scenario{name: "custom", jobs: o.Jobs, workers: o.Workers, nodes: o.Nodes, history: o.History}
+		case "jobs", "workers", "nodes", "history", "kueue":
+			custom = &scenario{name: "custom", jobs: o.Jobs, workers: o.Workers, nodes: o.Nodes, history: o.History, kueue: o.Kueue}
 		}
 	})
 	if custom != nil {
@@ -187,6 +193,9 @@ func run() error {
 		custom.what = fmt.Sprintf("%d jobs x %d workers on %d nodes", custom.jobs, custom.workers, custom.nodes)
 		if custom.history > 0 {
 			custom.what += fmt.Sprintf(", with %d finished jobs kept", custom.history)
+		}
+		if custom.kueue {
+			custom.what += ", through Kueue with GPUs for a third of them at a time"
 		}
 	}
 	picked, err := pickScenarios(scenarioNames, custom)
@@ -221,7 +230,7 @@ func run() error {
 		return fmt.Errorf("building before the isolated runs: %w", err)
 	}
 	for _, sc := range picked {
-		o.Jobs, o.Workers, o.Nodes, o.History = sc.jobs, sc.workers, sc.nodes, sc.history
+		o.Jobs, o.Workers, o.Nodes, o.History, o.Kueue = sc.jobs, sc.workers, sc.nodes, sc.history, sc.kueue
 		fmt.Printf("\nbench: scenario %s: %s (1 GPU per worker), created at once; launchers run %s\n", sc.name, sc.what, o.FinishAfter)
 		results := map[string]*result{}
 		for _, c := range controllers {
@@ -267,7 +276,7 @@ func runIsolated(o options, controller string) (*result, error) {
 		"--internal-run="+controller,
 		fmt.Sprintf("--jobs=%d", o.Jobs), fmt.Sprintf("--workers=%d", o.Workers), fmt.Sprintf("--nodes=%d", o.Nodes),
 		"--finish-after="+o.FinishAfter.String(), "--timeout="+o.Timeout.String(), "--ours-args="+o.OursArgs,
-		fmt.Sprintf("--history=%d", o.History), "--manager="+o.Manager)
+		fmt.Sprintf("--history=%d", o.History), fmt.Sprintf("--kueue=%t", o.Kueue), "--manager="+o.Manager)
 	cmd := exec.Command("unshare", args...)
 	// Everything was built by PrepareForNetns: no module downloads in there.
 	cmd.Env = append(os.Environ(), framework.OfflineGoEnv)
@@ -303,7 +312,16 @@ func printResults(o options, controllers []string, results map[string]*result) {
 		header += r[0] + "/" + r[1] + "\t"
 	}
 	fmt.Fprintln(tw, header)
+	// A row no controller has a value for (Kueue's stages without Kueue) is
+	// left out.
 	row := func(name string, get func(*result) float64, format string, withRatios bool) {
+		some := false
+		for _, c := range controllers {
+			some = some || get(results[c]) >= 0
+		}
+		if !some {
+			return
+		}
 		line := name + "\t"
 		for _, c := range controllers {
 			v := get(results[c])
@@ -351,7 +369,7 @@ func printResults(o options, controllers []string, results map[string]*result) {
 	}
 	row("controller CPU (s)", cpu("controller", false), "%.1f", true)
 	row("controller CPU per job (ms)", cpu("controller", true), "%.0f", true)
-	for _, p := range []string{"apiserver", "etcd", "scheduler", "controller-manager", "kwok"} {
+	for _, p := range []string{"apiserver", "etcd", "scheduler", "controller-manager", "kwok", "kueue"} {
 		row(p+" CPU (s)", cpu(p, false), "%.1f", true)
 	}
 	row("controller peak RSS (MiB)", func(r *result) float64 {

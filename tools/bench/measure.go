@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
@@ -71,11 +72,15 @@ func statOf(values []float64) stat {
 	return stat{P50: percentile(values, 50), P90: percentile(values, 90), P99: percentile(values, 99), N: len(values)}
 }
 
-// The stages, in the order a job goes through them.
+// The stages, in the order a job goes through them. Through Kueue, a job
+// is admitted first, and its time from admission to all workers Running is
+// a stage of its own.
 var stages = []struct{ key, what string }{
+	{"admitted", "admitted by Kueue (queue wait)"},
 	{"created", "all pods created"},
 	{"bound", "all workers bound"},
 	{"running", "all workers Running"},
+	{"admittedRunning", "admission to all workers Running"},
 	{"condition", "Running condition written"},
 	{"succeeded", "Succeeded"},
 }
@@ -94,6 +99,7 @@ rules:
 // jobTrack is what the bench sees of one job, in its own clock.
 type jobTrack struct {
 	created        time.Time
+	admitted       time.Time // Kueue resumed the job
 	pods           map[string]bool
 	boundWorkers   map[string]bool
 	runningWorkers map[string]bool
@@ -157,7 +163,7 @@ func measure(ctx context.Context, o options) (*result, error) {
 	}
 	c, err := cluster.Start(ctx, cluster.Options{
 		Dir: filepath.Join(dir, "cluster"), RepoRoot: repo, CacheDir: cache,
-		GPUNodes: o.Nodes, WithoutKueue: true, CRDDirs: []string{crdDir}, Progress: os.Stderr,
+		GPUNodes: o.Nodes, WithoutKueue: !o.Kueue, CRDDirs: []string{crdDir}, Progress: os.Stderr,
 		APIServerArgs: []string{
 			// This network namespace has only loopback, which may not be advertised.
 			"--advertise-address=10.255.255.254",
@@ -176,7 +182,7 @@ func measure(ctx context.Context, o options) (*result, error) {
 	}()
 
 	scheme := runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme)); err != nil {
+	if err := errors.Join(clientgoscheme.AddToScheme(scheme), kubeflow.AddToScheme(scheme), kueue.AddToScheme(scheme)); err != nil {
 		return nil, err
 	}
 	cfg := rest.CopyConfig(c.Config)
@@ -201,6 +207,18 @@ func measure(ctx context.Context, o options) (*result, error) {
 	if err := createHistory(ctx, hcl, o); err != nil {
 		return nil, err
 	}
+	if o.Kueue {
+		if err := createQueues(ctx, hcl, o); err != nil {
+			return nil, err
+		}
+	}
+	// The MPIJobs are created by a user of their own, whom no run counts.
+	ucfg := rest.CopyConfig(cfg)
+	ucfg.UserAgent = "mpijob-bench-user/v0"
+	ucl, err := client.New(ucfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
 	cpuBefore := clusterCPU(c)
 	ctrl, err := startController(o, bin, c.Kubeconfig, dir)
 	if err != nil {
@@ -217,29 +235,58 @@ func measure(ctx context.Context, o options) (*result, error) {
 	podEvents := make(chan runtime.Object, 4096)
 	jobEvents := make(chan runtime.Object, 1024)
 	go follow(watchCtx, cl, &corev1.PodList{}, podEvents)
-	if o.Controller == "floor" {
+	floor := o.Controller == "floor"
+	if floor {
 		go follow(watchCtx, cl, &batchv1.JobList{}, jobEvents)
-	} else {
+	}
+	if !floor || o.Kueue {
 		go follow(watchCtx, cl, &kubeflow.MPIJobList{}, jobEvents)
 	}
+	f := &jobFollower{tracks: tracks, mu: &mu, jobs: o.Jobs, kueue: o.Kueue, done: done}
+	// The floor through Kueue: the bench does a controller's work, at once.
+	floorWork := make(chan func() error, 2*o.Jobs)
+	floorErr := make(chan error, 1)
+	if floor && o.Kueue {
+		f.onAdmit = func(name string) { floorWork <- func() error { return createFloorJob(ctx, cl, name, o) } }
+		f.onFloorDone = func(name string) { floorWork <- func() error { return finishFloorJob(ctx, cl, name) } }
+		for range 32 {
+			go func() {
+				for {
+					select {
+					case work := <-floorWork:
+						if err := work(); err != nil {
+							select {
+							case floorErr <- err:
+							default:
+							}
+						}
+					case <-watchCtx.Done():
+						return
+					}
+				}
+			}()
+		}
+	}
 	go followPods(podEvents, tracks, &mu, o.Workers)
-	go followJobs(jobEvents, tracks, &mu, o.Jobs, done)
+	go f.follow(jobEvents)
 
 	err = forEach(o.Jobs, 32, func(i int) error {
 		name := fmt.Sprintf("job-%04d", i)
 		mu.Lock()
 		tracks[name] = newTrack()
 		mu.Unlock()
-		if o.Controller == "floor" {
+		if floor && !o.Kueue {
 			return createFloorJob(ctx, cl, name, o)
 		}
-		return cl.Create(ctx, benchJob(name, o))
+		return ucl.Create(ctx, benchJob(name, o))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating jobs: %w", err)
 	}
 	select {
 	case <-done:
+	case err := <-floorErr:
+		return nil, err
 	case <-time.After(o.Timeout):
 		fmt.Fprintf(os.Stderr, "bench: %s: timed out after %s; reporting what finished\n", o.Controller, o.Timeout)
 	case <-ctx.Done():
@@ -292,6 +339,10 @@ func measure(ctx context.Context, o options) (*result, error) {
 		}
 	}
 	for _, t := range tracks {
+		since("admitted", t.admitted, t.created)
+		if !t.admitted.IsZero() {
+			since("admittedRunning", t.allRunning, t.admitted)
+		}
 		since("created", t.allPods, t.created)
 		since("bound", t.allBound, t.created)
 		since("running", t.allRunning, t.created)
@@ -392,7 +443,7 @@ func clusterCPU(c *cluster.Cluster) map[string]float64 {
 	out := map[string]float64{}
 	for _, p := range c.State.Processes {
 		switch p.Name {
-		case "apiserver", "scheduler", "kwok", "etcd", "controller-manager":
+		case "apiserver", "scheduler", "kwok", "etcd", "controller-manager", "kueue":
 			out[p.Name] = cpuSeconds(p.PID)
 		}
 	}
@@ -429,7 +480,7 @@ func benchJob(name string, o options) *kubeflow.MPIJob {
 		}
 		return c
 	}
-	return &kubeflow.MPIJob{
+	job := &kubeflow.MPIJob{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: benchNamespace},
 		Spec: kubeflow.MPIJobSpec{
 			SlotsPerWorker: ptr.To[int32](1),
@@ -445,6 +496,10 @@ func benchJob(name string, o options) *kubeflow.MPIJob {
 			},
 		},
 	}
+	if o.Kueue {
+		job.Labels = map[string]string{"kueue.x-k8s.io/queue-name": benchQueue}
+	}
+	return job
 }
 
 // follow lists and watches objects of the bench namespace and sends every
@@ -522,38 +577,62 @@ func followPods(events <-chan runtime.Object, tracks map[string]*jobTrack, mu *s
 	}
 }
 
-// followJobs follows the MPIJobs (or, for the floor, the launcher Jobs)
-// and closes done when every job has Succeeded.
-func followJobs(events <-chan runtime.Object, tracks map[string]*jobTrack, mu *sync.Mutex, jobs int, done chan struct{}) {
+// jobFollower follows the MPIJobs (and, for the floor, the launcher Jobs)
+// and closes done when every job has Succeeded. Through Kueue it records
+// each job's admission; for the floor there it hands admitted and finished
+// jobs to the bench (onAdmit, onFloorDone), which must not block.
+type jobFollower struct {
+	tracks               map[string]*jobTrack
+	mu                   *sync.Mutex
+	jobs                 int
+	kueue                bool
+	done                 chan struct{}
+	onAdmit, onFloorDone func(name string)
+}
+
+func (f *jobFollower) follow(events <-chan runtime.Object) {
 	finished := 0
 	for obj := range events {
 		now := time.Now()
-		mu.Lock()
+		var admittedNow, floorDone string
+		f.mu.Lock()
 		switch job := obj.(type) {
 		case *kubeflow.MPIJob:
-			if t := tracks[job.Name]; t != nil {
-				for _, c := range job.Status.Conditions {
-					if c.Type == kubeflow.JobRunning {
-						t.sawRunning = true
-						if c.Status == corev1.ConditionTrue && t.condition.IsZero() {
-							t.condition = now
-						}
+			t := f.tracks[job.Name]
+			if t == nil {
+				break
+			}
+			if f.kueue && t.admitted.IsZero() && admitted(job) {
+				t.admitted, admittedNow = now, job.Name
+			}
+			for _, c := range job.Status.Conditions {
+				if c.Type == kubeflow.JobRunning {
+					t.sawRunning = true
+					if c.Status == corev1.ConditionTrue && t.condition.IsZero() {
+						t.condition = now
 					}
-					if c.Type == kubeflow.JobSucceeded && c.Status == corev1.ConditionTrue && t.succeeded.IsZero() {
-						t.succeeded = now
-						finished++
-					}
+				}
+				if c.Type == kubeflow.JobSucceeded && c.Status == corev1.ConditionTrue && t.succeeded.IsZero() {
+					t.succeeded = now
+					finished++
 				}
 			}
 		case *batchv1.Job:
-			if t := tracks[strings.TrimSuffix(job.Name, "-launcher")]; t != nil && launcherJobDone(job) && t.succeeded.IsZero() {
-				t.succeeded = now
+			name := strings.TrimSuffix(job.Name, "-launcher")
+			if t := f.tracks[name]; t != nil && launcherJobDone(job) && t.succeeded.IsZero() {
+				t.succeeded, floorDone = now, name
 				finished++
 			}
 		}
-		mu.Unlock()
-		if finished == jobs {
-			close(done)
+		f.mu.Unlock()
+		if admittedNow != "" && f.onAdmit != nil {
+			f.onAdmit(admittedNow)
+		}
+		if floorDone != "" && f.onFloorDone != nil {
+			f.onFloorDone(floorDone)
+		}
+		if finished == f.jobs {
+			close(f.done)
 			for range events { // keep draining until the watches stop
 			}
 			return

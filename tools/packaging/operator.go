@@ -66,7 +66,7 @@ func shippedRoles(namespace string) ([]*rbacv1.ClusterRole, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles := []*rbacv1.ClusterRole{id.ClusterRole}
+	roles := []*rbacv1.ClusterRole{id.ClusterRole, identity.ConsoleRole()}
 	for i := range users {
 		roles = append(roles, &users[i])
 	}

@@ -37,9 +37,25 @@ export interface JobSummary {
   finished?: string;
 }
 
-/** TrainingJobList is the unified list. */
+/**
+ * TrainingJobList is the unified list: one page of the jobs that match the
+ * query, newest first unless asked otherwise.
+ */
 export interface TrainingJobList {
   items: JobSummary[];
+  /** total is how many jobs match the query, on every page. */
+  total: number;
+  /**
+   * page (from 1) and PerPage (0: every job on one page) are the page
+   * returned.
+   */
+  page: number;
+  perPage: number;
+  /**
+   * live says whether .../trainingjobs/watch streams changes (the
+   * console's job index runs).
+   */
+  live: boolean;
   /** types are the kinds installed in the cluster (MPIJob always). */
   types: string[];
   /** errors are kinds that could not be listed (forbidden, say), by kind. */

@@ -26,7 +26,30 @@ const (
 	ControllerNamespaceRole = "mpijob-controller-leader-election"
 	// WebhookCertSecret holds the self-managed webhook serving certificate.
 	WebhookCertSecret = "mpijob-webhook-cert"
+	// ConsoleClusterRole is the web console's ClusterRole and
+	// ClusterRoleBinding: list and watch MPIJobs, for its job index.
+	ConsoleClusterRole = "mpijob-platform-console"
 )
+
+// ConsoleRole is the console's ClusterRole, which ships with the operator
+// like the controller's: it reads MPIJobs in every namespace for its job
+// index (console/backend.JobIndex), which shows a caller only the
+// namespaces the API server says they may list MPIJobs in. Everything else
+// the console does, it does with each caller's own token.
+func ConsoleRole() *rbacv1.ClusterRole {
+	return &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ConsoleClusterRole}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"kubeflow.org"}, Resources: []string{"mpijobs"}, Verbs: []string{"list", "watch"}},
+	}}
+}
+
+// ConsoleBinding binds ConsoleRole to the console's ServiceAccount.
+func ConsoleBinding(namespace, serviceAccount string) *rbacv1.ClusterRoleBinding {
+	return &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: ConsoleClusterRole},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ConsoleClusterRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: serviceAccount, Namespace: namespace}},
+	}
+}
 
 // Controller is the controller's identity in namespace.
 type Controller struct {

@@ -152,21 +152,29 @@ func TestPlatformDeploysConsole(t *testing.T) {
 			t.Errorf("%T mpijob-console: %v", o, err)
 		}
 	}
-	// The console's ServiceAccount may read nothing: it acts only with its
-	// callers' tokens.
-	for _, attr := range []authorizationv1.ResourceAttributes{
-		{Verb: "list", Group: "kubeflow.org", Resource: "mpijobs"},
-		{Namespace: ns, Verb: "get", Resource: "pods", Subresource: "log"},
-		{Verb: "list", Resource: "secrets"},
+	// The console's ServiceAccount may list and watch MPIJobs (its job
+	// index) and nothing else: everything else it does with its callers'
+	// tokens.
+	for _, tc := range []struct {
+		attr    authorizationv1.ResourceAttributes
+		allowed bool
+	}{
+		{authorizationv1.ResourceAttributes{Verb: "list", Group: "kubeflow.org", Resource: "mpijobs"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "watch", Group: "kubeflow.org", Resource: "mpijobs"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Group: "kubeflow.org", Resource: "mpijobs"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "create", Group: "kubeflow.org", Resource: "mpijobs"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "pods", Subresource: "log"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "list", Resource: "secrets"}, false},
 	} {
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: "system:serviceaccount:" + ns + ":mpijob-console", Groups: []string{"system:serviceaccounts", "system:authenticated"}, ResourceAttributes: &attr}}
+			User: "system:serviceaccount:" + ns + ":mpijob-console", Groups: []string{"system:serviceaccounts", "system:authenticated"}, ResourceAttributes: &tc.attr}}
 		res, err := env.Clientset.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Status.Allowed {
-			t.Errorf("the console's ServiceAccount may %s %s: it should act only with its callers' tokens", attr.Verb, attr.Resource)
+		if res.Status.Allowed != tc.allowed {
+			t.Errorf("the console's ServiceAccount may %s %s %s: %t, want %t", tc.attr.Verb, tc.attr.Resource, tc.attr.Subresource, res.Status.Allowed, tc.allowed)
 		}
 	}
 

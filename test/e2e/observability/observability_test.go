@@ -292,7 +292,7 @@ func heldGPUs(t *testing.T, ctx context.Context, ns string) float64 {
 func consoleMetrics(t *testing.T, ctx context.Context, ns, realNs string, prom *prometheus) {
 	t.Helper()
 	token, realToken := memberToken(t, ctx, ns), memberToken(t, ctx, realNs)
-	h, err := consoleserver.Options{PrometheusURL: prom.url}.Handler(env.Config, logr.Discard())
+	h, err := consoleserver.Options{PrometheusURL: prom.url}.Handler(env.Config, logr.Discard(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

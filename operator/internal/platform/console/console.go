@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +19,7 @@ import (
 
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
+	"github.com/mpijob-platform/mpijob-platform/operator/pkg/identity"
 )
 
 // Component is console.
@@ -39,6 +41,7 @@ func (Component) Kinds() []schema.GroupVersionKind {
 		appsv1.SchemeGroupVersion.WithKind("Deployment"),
 		corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
 		corev1.SchemeGroupVersion.WithKind("Service"),
+		rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"),
 		networkingv1.SchemeGroupVersion.WithKind("Ingress"),
 		routeGVK,
 	}
@@ -97,7 +100,7 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 		svc.Annotations = map[string]string{servingCertAnnotation: TLSSecret}
 		svc.Spec.Ports = []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}}
 	}
-	objs := []client.Object{sa, svc, deployment(in)}
+	objs := []client.Object{sa, identity.ConsoleBinding(ns, Name), svc, deployment(in)}
 	if spec.Route != nil {
 		objs = append(objs, route(in))
 	}
