@@ -101,9 +101,8 @@ const (
 // manager role in namespace and the RBAC the product ships for it (the
 // operator's from tools/packaging, as the chart and the bundle render it,
 // with the ClusterRoles shipped beside it for the controller and users;
-// the controller's from operator/pkg/identity, as the platform creates it;
-// the console's none: it acts with its callers' tokens), and returns the
-// ServiceAccount's name.
+// the controller's and the console's from operator/pkg/identity, as the
+// platform creates them), and returns the ServiceAccount's name.
 func (e *Env) InstallIdentity(ctx context.Context, role, namespace string) (string, error) {
 	if err := e.RestrictedNamespace(ctx, namespace); err != nil {
 		return "", err
@@ -129,7 +128,8 @@ func (e *Env) InstallIdentity(ctx context.Context, role, namespace string) (stri
 		objs, sa = id.Objects(), id.ServiceAccount.Name
 	case RoleConsole:
 		sa = "mpijob-console"
-		objs = []client.Object{&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: namespace}}}
+		objs = []client.Object{&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: namespace}},
+			identity.ConsoleRole(), identity.ConsoleBinding(namespace, sa)}
 	default:
 		return "", fmt.Errorf("no identity for manager role %q: run each role (%s, %s, %s) as its own ServiceAccount", role, RolePlatform, RoleController, RoleConsole)
 	}

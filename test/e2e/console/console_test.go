@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -404,4 +405,120 @@ func TestOverQuotaDryRun(t *testing.T) {
 	if r.code != http.StatusOK || len(q.ResourceQuotas) != 1 || q.ResourceQuotas[0].Resources[0].Limit != "2" {
 		t.Errorf("quota: %s", r)
 	}
+}
+
+// The job list is one page, filtered and sorted by the console from its
+// job index, and a live-update stream says when the namespace's jobs
+// change; neither shows a caller another team's namespace.
+func TestJobListPagesAndStreams(t *testing.T) {
+	tn := setUp(t)
+	ns := tn.teamA
+	for i := range 25 {
+		job := framework.SmallMPIJob(ns, fmt.Sprintf("page-%02d", i))
+		job.Spec.RunPolicy.Suspend = ptr.To(true)
+		adminCreate(t, job)
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), job) })
+	}
+	list := "/api/v1/namespaces/" + ns + "/trainingjobs"
+	var page backend.TrainingJobList
+	framework.Eventually(t, framework.DefaultTimeout, "the index holds the 25 jobs", func(context.Context) (bool, string, error) {
+		r := call(t, tn.alice, http.MethodGet, list+"?search=page-&sort=name&perPage=10&page=2", nil)
+		if r.code != http.StatusOK {
+			return false, r.String(), nil
+		}
+		page = backend.TrainingJobList{}
+		r.decode(t, &page)
+		return page.Total == 25, fmt.Sprintf("total %d", page.Total), nil
+	})
+	names := make([]string, 0, len(page.Items))
+	for _, j := range page.Items {
+		names = append(names, j.Name)
+	}
+	if len(names) != 10 || names[0] != "page-10" || names[9] != "page-19" || !page.Live || page.Page != 2 || page.PerPage != 10 {
+		t.Errorf("page 2 of 10 by name: %v (live %t, page %d of %d)", names, page.Live, page.Page, page.PerPage)
+	}
+	for query, want := range map[string]int{
+		"?search=page-&status=Suspended": 25,
+		"?search=page-&status=Running":   0,
+		"?search=PAGE-0&type=MPIJob":     10,
+		"?search=page-&type=PyTorchJob":  0,
+	} {
+		if r, got := listJobs(t, tn.alice, list+query); got.Total != want || len(got.Items) != want {
+			t.Errorf("GET %s: %s; want %d jobs", query, r, want)
+		}
+	}
+	for _, query := range []string{"?perPage=0", "?perPage=501", "?page=x", "?sort=age", "?status=Done", "?since=yesterday"} {
+		if r := call(t, tn.alice, http.MethodGet, list+query, nil); r.code != http.StatusBadRequest {
+			t.Errorf("GET %s: %s, want 400", query, r)
+		}
+	}
+	// Another team's namespace and the cluster scope stay closed.
+	for _, path := range []string{"/api/v1/namespaces/" + tn.teamB + "/trainingjobs?perPage=5", "/api/v1/trainingjobs?perPage=5", "/api/v1/namespaces/" + tn.teamB + "/trainingjobs/watch", "/api/v1/trainingjobs/watch"} {
+		if r := call(t, tn.alice, http.MethodGet, path, nil); r.code != http.StatusForbidden || strings.Contains(string(r.body), "page-") {
+			t.Errorf("alice GET %s: %s, want 403", path, r)
+		}
+	}
+	if r, all := listJobs(t, tn.root, "/api/v1/trainingjobs?search=page-&perPage=5"); all.Total != 25 || len(all.Items) != 5 {
+		t.Errorf("the admin's view of every namespace: %s; want 5 of 25", r)
+	}
+
+	// The stream: ready at once, changed once a job of the namespace is made.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, console.URL+list+"/watch", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tn.alice)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("watch: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	events := make(chan string, 16)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				events <- ev
+			}
+		}
+	}()
+	next := func() string {
+		select {
+		case ev := <-events:
+			return ev
+		case <-ctx.Done():
+			return "(none within a minute)"
+		}
+	}
+	if ev := next(); ev != "ready" {
+		t.Fatalf("first event %q, want ready", ev)
+	}
+	job := framework.SmallMPIJob(ns, "page-25")
+	job.Spec.RunPolicy.Suspend = ptr.To(true)
+	adminCreate(t, job)
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), job) })
+	if ev := next(); ev != "changed" {
+		t.Fatalf("after a job was created: event %q, want changed", ev)
+	}
+	if r, after := listJobs(t, tn.alice, list+"?search=page-&sort=-name&perPage=1"); after.Total != 26 || len(after.Items) != 1 || after.Items[0].Name != "page-25" {
+		t.Errorf("after the change: %s; want 26 jobs, page-25 last by name", r)
+	}
+}
+
+// listJobs GETs a trainingjobs path as the holder of token and decodes a
+// 200 answer (an empty list otherwise).
+func listJobs(t *testing.T, token, path string) (response, backend.TrainingJobList) {
+	t.Helper()
+	var list backend.TrainingJobList
+	r := call(t, token, http.MethodGet, path, nil)
+	if r.code == http.StatusOK {
+		r.decode(t, &list)
+	}
+	return r, list
 }
