@@ -20,7 +20,8 @@
       token: token,
       namespace: namespace,
       whoami: get('/api/v1/whoami'),
-      list: namespace ? get('/api/v1/namespaces/' + encodeURIComponent(namespace) + '/trainingjobs') : null,
+      // The list page's first view: FIRST_PAGE in src/api.ts.
+      list: namespace ? get('/api/v1/namespaces/' + encodeURIComponent(namespace) + '/trainingjobs?page=1&perPage=20') : null,
     };
   } catch (e) {
     // The application asks for itself.

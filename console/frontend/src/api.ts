@@ -72,10 +72,39 @@ async function decode<T>(resp: Response): Promise<T> {
 
 const enc = encodeURIComponent;
 
-const trainingJobsPath = (namespace: string | null, types: string[]) => {
-  const base = namespace ? `/api/v1/namespaces/${enc(namespace)}/trainingjobs` : '/api/v1/trainingjobs';
-  return base + (types.length ? `?type=${enc(types.join(','))}` : '');
-};
+// JobQuery is what the list page asks the console for: one page of the
+// jobs that match, sorted (docs/reference/console-api.md). The console
+// filters, sorts and pages, so the browser gets one page however many jobs
+// there are.
+export interface JobQuery {
+  type?: string;
+  status?: string;
+  // since is an RFC 3339 time: jobs created at or after it.
+  since?: string;
+  search?: string;
+  // sort is created, name, status or gpus, with - first for descending.
+  sort?: string;
+  page: number;
+  perPage: number;
+}
+
+// FIRST_PAGE is the list page's first view, which public/prefetch.js asks
+// for (as ?page=1&perPage=20) while the application loads.
+export const FIRST_PAGE: JobQuery = { page: 1, perPage: 20 };
+
+const queryKeys = ['type', 'status', 'since', 'search', 'sort', 'page', 'perPage'] as const;
+
+const trainingJobsBase = (namespace: string | null) =>
+  namespace ? `/api/v1/namespaces/${enc(namespace)}/trainingjobs` : '/api/v1/trainingjobs';
+
+export function trainingJobsPath(namespace: string | null, query: JobQuery = FIRST_PAGE): string {
+  const q = new URLSearchParams();
+  for (const k of queryKeys) {
+    const v = query[k];
+    if (v !== undefined && v !== '') q.set(k, String(v));
+  }
+  return `${trainingJobsBase(namespace)}?${q.toString()}`;
+}
 
 // What public/prefetch.js asked for while the application loaded.
 interface EarlyRequests {
@@ -109,7 +138,7 @@ function early<T>(key: 'whoami' | 'list', namespace?: string | null): Promise<T>
 let prefetched: { namespace: string; at: number; list: Promise<TrainingJobList> } | null = null;
 
 export function prefetchTrainingJobs(namespace: string): void {
-  const list = early<TrainingJobList>('list', namespace) ?? request<TrainingJobList>('GET', trainingJobsPath(namespace, []));
+  const list = early<TrainingJobList>('list', namespace) ?? request<TrainingJobList>('GET', trainingJobsPath(namespace));
   list.catch(() => undefined);
   prefetched = { namespace, at: Date.now(), list };
 }
@@ -150,10 +179,11 @@ export const api = {
     return early<Identity>('whoami')?.catch(fresh) ?? fresh();
   },
   namespaces: () => request<NamespaceList>('GET', '/api/v1/namespaces'),
-  trainingJobs: (namespace: string | null, types: string[] = []) => {
-    const fresh = () => request<TrainingJobList>('GET', trainingJobsPath(namespace, types));
+  trainingJobs: (namespace: string | null, query: JobQuery = FIRST_PAGE) => {
+    const path = trainingJobsPath(namespace, query);
+    const fresh = () => request<TrainingJobList>('GET', path);
     const p = prefetched;
-    if (p && !types.length && p.namespace === namespace && Date.now() - p.at < 5000) {
+    if (p && path === trainingJobsPath(namespace) && p.namespace === namespace && Date.now() - p.at < 5000) {
       prefetched = null;
       return p.list.catch(fresh);
     }
@@ -202,12 +232,13 @@ export interface LogSelector {
   index?: number;
 }
 
-// followLogs reads the server-sent events of a followed log with fetch
-// (EventSource cannot send the Authorization header) and calls onLine for
-// each line until the stream ends or the signal aborts.
-export async function followLogs(
+// streamEvents reads server-sent events with fetch (EventSource cannot
+// send the Authorization header) and calls onEvent for each until the
+// stream ends, an "end" event comes, or the signal aborts; an "error"
+// event, or an answer other than 200, throws an ApiError.
+async function streamEvents(
   url: string,
-  onLine: (line: string) => void,
+  onEvent: (event: string, data: string[]) => void,
   signal: AbortSignal,
 ): Promise<void> {
   const resp = await fetch(url, { headers: headers({ Accept: 'text/event-stream' }), signal });
@@ -239,11 +270,30 @@ export async function followLogs(
       if (event === 'end') return;
       if (event === 'error') {
         const body = JSON.parse(data.join('\n')) as ApiErrorBody;
-        throw new ApiError(500, body);
+        throw new ApiError(body.reason === 'Forbidden' ? 403 : 500, body);
       }
-      for (const l of data) onLine(l);
+      onEvent(event, data);
     }
   }
+}
+
+// followLogs calls onLine for each line of a followed log.
+export function followLogs(url: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+  return streamEvents(url, (_event, data) => data.forEach(onLine), signal);
+}
+
+// watchTrainingJobs calls onChange each time the console says jobs of the
+// namespace (every namespace for null) changed, until the signal aborts;
+// it throws when the console has no live updates (503) or the stream
+// fails, and the list then refreshes itself on a timer.
+export function watchTrainingJobs(namespace: string | null, onChange: () => void, signal: AbortSignal): Promise<void> {
+  return streamEvents(
+    `${trainingJobsBase(namespace)}/watch`,
+    (event) => {
+      if (event === 'changed') onChange();
+    },
+    signal,
+  );
 }
 
 // fieldErrors maps a create error to form fields for inline validation.
