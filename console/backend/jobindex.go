@@ -28,7 +28,7 @@ import (
 // change, so that a browser asks for its page again only then.
 type JobIndex struct {
 	mu   sync.RWMutex
-	rows map[string]map[string]JobSummary // namespace, name
+	rows map[string]map[string]*JobSummary // namespace, name; a row is never changed, only replaced
 	subs map[*subscription]struct{}
 
 	informer toolscache.SharedIndexInformer
@@ -62,7 +62,7 @@ func NewJobIndex(cfg *rest.Config) (*JobIndex, error) {
 }
 
 func newJobIndex(lw toolscache.ListerWatcher) *JobIndex {
-	x := &JobIndex{rows: map[string]map[string]JobSummary{}, subs: map[*subscription]struct{}{}}
+	x := &JobIndex{rows: map[string]map[string]*JobSummary{}, subs: map[*subscription]struct{}{}}
 	x.informer = toolscache.NewSharedIndexInformer(lw, &kubeflow.MPIJob{}, 0, toolscache.Indexers{})
 	// The informer's store keeps only what a row is made of.
 	_ = x.informer.SetTransform(func(obj any) (any, error) {
@@ -132,10 +132,10 @@ func (x *JobIndex) put(obj any) {
 	x.mu.Lock()
 	ns := x.rows[job.Namespace]
 	if ns == nil {
-		ns = map[string]JobSummary{}
+		ns = map[string]*JobSummary{}
 		x.rows[job.Namespace] = ns
 	}
-	ns[job.Name] = row
+	ns[job.Name] = &row
 	x.mu.Unlock()
 	x.notify(job.Namespace)
 }
@@ -151,12 +151,13 @@ func (x *JobIndex) remove(namespace, name string) {
 }
 
 // rowsOf appends the rows of one namespace ("" every one) matching q.
-func (x *JobIndex) rowsOf(namespace string, q jobQuery, out []JobSummary) []JobSummary {
+// The rows are shared: never change them.
+func (x *JobIndex) rowsOf(namespace string, q jobQuery, out []*JobSummary) []*JobSummary {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	add := func(rows map[string]JobSummary) {
+	add := func(rows map[string]*JobSummary) {
 		for _, r := range rows {
-			if q.match(&r) {
+			if q.match(r) {
 				out = append(out, r)
 			}
 		}

@@ -37,7 +37,7 @@ func TestJobIndex(t *testing.T) {
 	rows := func(ns string) map[string]JobSummary {
 		out := map[string]JobSummary{}
 		for _, r := range x.rowsOf(ns, jobQuery{}, nil) {
-			out[r.Namespace+"/"+r.Name] = r
+			out[r.Namespace+"/"+r.Name] = *r
 		}
 		return out
 	}

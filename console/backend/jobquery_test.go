@@ -52,11 +52,11 @@ func TestParseJobQuery(t *testing.T) {
 
 func TestJobQueryApply(t *testing.T) {
 	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	row := func(ns, name string, hours int, status mpijob.Phase, gpus int64) JobSummary {
-		return JobSummary{Type: "MPIJob", Namespace: ns, Name: name, Created: base.Add(time.Duration(hours) * time.Hour), Status: status, GPUs: gpus}
+	row := func(ns, name string, hours int, status mpijob.Phase, gpus int64) *JobSummary {
+		return &JobSummary{Type: "MPIJob", Namespace: ns, Name: name, Created: base.Add(time.Duration(hours) * time.Hour), Status: status, GPUs: gpus}
 	}
-	rows := func() []JobSummary {
-		return []JobSummary{
+	rows := func() []*JobSummary {
+		return []*JobSummary{
 			row("a", "bert", 1, mpijob.PhaseRunning, 8),
 			row("a", "gpt", 3, mpijob.PhaseQueued, 16),
 			row("b", "bert", 3, mpijob.PhaseSucceeded, 8), // same time as a/gpt: namespace, then name

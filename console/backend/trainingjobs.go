@@ -94,7 +94,7 @@ func (s *Server) listTrainingJobs(w http.ResponseWriter, r *http.Request, c *Cli
 	}
 	ns := requestNamespace(r)
 	out := TrainingJobList{Types: []string{kubeflow.SchemeGroupVersionKind.Kind}, Page: q.Page, PerPage: q.PerPage, Live: s.opts.Jobs.Synced()}
-	var items []JobSummary
+	var items []*JobSummary
 	if q.wants(kubeflow.SchemeGroupVersionKind.Kind) {
 		if out.Live {
 			if err := s.access.mayList(r.Context(), c.Kube, c.token, ns); err != nil {
@@ -109,7 +109,8 @@ func (s *Server) listTrainingJobs(w http.ResponseWriter, r *http.Request, c *Cli
 				return
 			}
 			for i := range list.Items {
-				items = append(items, summarize(&list.Items[i]))
+				row := summarize(&list.Items[i])
+				items = append(items, &row)
 			}
 		}
 	}
@@ -127,7 +128,9 @@ func (s *Server) listTrainingJobs(w http.ResponseWriter, r *http.Request, c *Cli
 			out.Errors[k.Kind] = body.Error
 			continue
 		}
-		items = append(items, other...)
+		for i := range other {
+			items = append(items, &other[i])
+		}
 	}
 	out.Items, out.Total = q.apply(items)
 	if out.Items == nil {

@@ -144,7 +144,8 @@ func run() error {
 	flag.BoolVar(&platformOnly, "platform-only", false, "measure only the platform operator")
 	flag.DurationVar(&platformIdle, "platform-idle", 30*time.Second, "how long to count the platform operator's API writes while nothing changes; 0 skips the platform benchmark")
 	flag.BoolVar(&consoleOnly, "console-only", false, "measure only the web console's job list (backend and headless Chromium)")
-	flag.IntVar(&console.Jobs, "console-jobs", 1000, "console benchmark: suspended MPIJobs listed")
+	flag.IntVar(&console.Jobs, "console-jobs", 10000, "console benchmark: suspended MPIJobs in the member's namespace; 0 skips the console benchmark")
+	flag.IntVar(&console.ClusterJobs, "console-cluster-jobs", 50000, "console benchmark: suspended MPIJobs in all namespaces (the admin's view), those of the member's namespace included")
 	flag.IntVar(&console.Runs, "console-runs", 10, "console benchmark: browser page loads measured (and 3x as many API requests)")
 	flag.Parse()
 	if consoleOnly {

@@ -1,9 +1,10 @@
 // Measures in real headless Chromium how long the console takes from
 // navigation to the training jobs list rendered: the first page of rows
-// (the list pages on the client, 20 rows a page) with the pagination
-// showing the total. `go run ./tools/bench --console-only` runs it with:
+// (the console sends one page, 20 rows) with the pagination showing the
+// total. `go run ./tools/bench --console-only` runs it with:
 //
-//   CONSOLE_URL, TOKEN, NAMESPACE, EXPECT (the total), RUNS, CHROMIUM
+//   CONSOLE_URL, TOKEN, NAMESPACE ("" for every namespace), EXPECT (the
+//   total), RUNS, CHROMIUM
 //
 // and reads one JSON line: {"ms": [...], "rows": N, "total": "...",
 // "phases": {"script": [...], "stylesheet": [...], "domContentLoaded": [...],

@@ -20,8 +20,12 @@
       token: token,
       namespace: namespace,
       whoami: get('/api/v1/whoami'),
-      // The list page's first view: FIRST_PAGE in src/api.ts.
-      list: namespace ? get('/api/v1/namespaces/' + encodeURIComponent(namespace) + '/trainingjobs?page=1&perPage=20') : null,
+      // The list page's first view (FIRST_PAGE in src/api.ts) of the saved
+      // namespace, or of every namespace when "" is saved.
+      list:
+        namespace === null
+          ? null
+          : get((namespace ? '/api/v1/namespaces/' + encodeURIComponent(namespace) : '/api/v1') + '/trainingjobs?page=1&perPage=20'),
     };
   } catch (e) {
     // The application asks for itself.

@@ -31,11 +31,11 @@ import type { ConsoleConfig, Identity } from './types';
 
 const nsKey = 'mpijob-console-namespace';
 
-// defaultNamespace guesses the user's namespace: the last one used, or a
-// ServiceAccount's own.
+// defaultNamespace guesses the user's namespace: the last one used (""
+// for all namespaces), or a ServiceAccount's own.
 function defaultNamespace(id: Identity): string {
   const saved = localStorage.getItem(nsKey);
-  if (saved) return saved;
+  if (saved !== null) return saved;
   const m = /^system:serviceaccount:([^:]+):/.exec(id.username);
   return m ? m[1] : 'default';
 }
@@ -71,7 +71,7 @@ export function App({ initial }: AppProps = {}) {
     api.config().then(setConfig).catch(() => setConfig(null));
     if (signedIn.current) return;
     const saved = localStorage.getItem(nsKey);
-    if (saved && parseRoute(window.location.pathname).page === 'jobs') prefetchTrainingJobs(saved);
+    if (saved !== null && parseRoute(window.location.pathname).page === 'jobs') prefetchTrainingJobs(saved);
     signIn();
   }, [signIn]);
 

@@ -127,7 +127,7 @@ function early<T>(key: 'whoami' | 'list', namespace?: string | null): Promise<T>
   const e = window.__mpijobConsolePrefetch;
   const r = e?.[key];
   if (!e || !r || Date.now() - e.at > 5000 || e.token !== getToken()) return null;
-  if (key === 'list' && e.namespace !== namespace) return null;
+  if (key === 'list' && (e.namespace || null) !== namespace) return null;
   e[key] = null as never;
   return r.then((resp) => decode<T>(resp));
 }
@@ -135,16 +135,19 @@ function early<T>(key: 'whoami' | 'list', namespace?: string | null): Promise<T>
 // A list asked for before sign-in finished (the namespace saved by the
 // last visit), so that the list and who-am-I travel together. It is used
 // once, while fresh; a failed prefetch is asked again.
-let prefetched: { namespace: string; at: number; list: Promise<TrainingJobList> } | null = null;
+let prefetched: { namespace: string | null; at: number; list: Promise<TrainingJobList> } | null = null;
 
-export function prefetchTrainingJobs(namespace: string): void {
+// prefetchTrainingJobs asks for the first page of a namespace's list (""
+// for all namespaces).
+export function prefetchTrainingJobs(saved: string): void {
+  const namespace = saved || null;
   const list = early<TrainingJobList>('list', namespace) ?? request<TrainingJobList>('GET', trainingJobsPath(namespace));
   list.catch(() => undefined);
   prefetched = { namespace, at: Date.now(), list };
 }
 // The prefetched list once it has arrived, kept for the list page's first
 // render (see awaitPrefetchedTrainingJobs).
-let arrived: { namespace: string; list: TrainingJobList } | null = null;
+let arrived: { namespace: string | null; list: TrainingJobList } | null = null;
 
 // awaitPrefetchedTrainingJobs waits for the prefetched list, if any, so that
 // sign-in can show the list page with its rows at once instead of a spinner

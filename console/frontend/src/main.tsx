@@ -14,7 +14,7 @@ import type { Identity } from './types';
 async function firstAnswers(): Promise<Identity | undefined> {
   if (!window.__mpijobConsolePrefetch) return undefined;
   const saved = localStorage.getItem('mpijob-console-namespace');
-  if (saved && parseRoute(window.location.pathname).page === 'jobs') prefetchTrainingJobs(saved);
+  if (saved !== null && parseRoute(window.location.pathname).page === 'jobs') prefetchTrainingJobs(saved);
   const both = Promise.all([api.whoami(), awaitPrefetchedTrainingJobs()]).then(([id]) => id);
   const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1500));
   return Promise.race([both.catch(() => undefined), timeout]);
