@@ -32,6 +32,9 @@ type JobIndex struct {
 	subs map[*subscription]struct{}
 
 	informer toolscache.SharedIndexInformer
+	// handler has synced once every row of the first list is in rows (the
+	// informer's own sync comes before its handlers have run).
+	handler toolscache.ResourceEventHandlerRegistration
 }
 
 // subscription is one live-update stream: ns "" is every namespace.
@@ -71,7 +74,7 @@ func newJobIndex(lw toolscache.ListerWatcher) *JobIndex {
 		}
 		return obj, nil
 	})
-	_, _ = x.informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	x.handler, _ = x.informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { x.put(obj) },
 		UpdateFunc: func(_, obj any) { x.put(obj) },
 		DeleteFunc: func(obj any) {
@@ -89,14 +92,14 @@ func newJobIndex(lw toolscache.ListerWatcher) *JobIndex {
 // Run lists and watches until ctx ends.
 func (x *JobIndex) Run(ctx context.Context) { x.informer.RunWithContext(ctx) }
 
-// WaitSynced waits until the first list is in, or ctx ends.
+// WaitSynced waits until the first list is in the rows, or ctx ends.
 func (x *JobIndex) WaitSynced(ctx context.Context) bool {
-	return toolscache.WaitForCacheSync(ctx.Done(), x.informer.HasSynced)
+	return toolscache.WaitForCacheSync(ctx.Done(), x.Synced)
 }
 
-// Synced says whether the first list is in: before, lists are read with
-// the caller's token.
-func (x *JobIndex) Synced() bool { return x != nil && x.informer.HasSynced() }
+// Synced says whether the first list is in the rows: before, lists are
+// read with the caller's token.
+func (x *JobIndex) Synced() bool { return x != nil && x.handler != nil && x.handler.HasSynced() }
 
 // trimForRow keeps the fields summarize reads: metadata without managed
 // fields and annotations, the replica counts and containers' resources,
