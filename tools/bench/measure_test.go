@@ -33,6 +33,17 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
+// latencies.p takes a quantile (0.5, 0.99), percentile a percent.
+func TestLatencyQuantiles(t *testing.T) {
+	l := &latencies{}
+	for i := 1; i <= 1000; i++ {
+		l.values = append(l.values, float64(i))
+	}
+	if p50, p99 := l.p(0.5), l.p(0.99); p50 != 500 || p99 != 990 {
+		t.Errorf("p50 %v, p99 %v; want 500 and 990", p50, p99)
+	}
+}
+
 func TestCountWrites(t *testing.T) {
 	log := `{"stage":"ResponseComplete","verb":"create","userAgent":"manager/v0.0.0","objectRef":{"resource":"pods","namespace":"bench","name":"a-worker-0"}}
 {"stage":"ResponseComplete","verb":"delete","userAgent":"manager/v0.0.0","objectRef":{"resource":"pods","namespace":"bench","name":"a-worker-0"}}
