@@ -145,3 +145,14 @@ func TestProcStatusMiB(t *testing.T) {
 		t.Errorf("a missing field: %v, want -1", got)
 	}
 }
+
+func TestCallsPerRequest(t *testing.T) {
+	before := map[string]float64{"admit kueue": 10, "validating ours": 0}
+	after := map[string]float64{"admit kueue": 30, "validating ours": 10, "admit idle": 5}
+	if got, want := callsPerRequest(before, after, 10), "admit idle 0.50, admit kueue 2.00, validating ours 1.00"; got != want {
+		t.Errorf("callsPerRequest = %q, want %q", got, want)
+	}
+	if got := callsPerRequest(after, after, 10); got != "none" {
+		t.Errorf("no calls: %q", got)
+	}
+}

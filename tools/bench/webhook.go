@@ -44,6 +44,7 @@ type webhookOptions struct {
 type latencies struct {
 	values []float64
 	errors int
+	warm   int // calls of the warm-up, not measured
 	first  error // the first failure, to say what went wrong
 }
 
@@ -82,17 +83,29 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 		return err
 	}
 
-	withoutAPI := drive(ctx, o, func(ctx context.Context, i int) error {
-		return cl.Create(ctx, webhookBenchJob(i), client.DryRunAll)
-	})
+	calls := map[*latencies]string{}
+	// apiDrive drives dry-run creates of job(i) and notes the webhook calls
+	// the API server made per create (warm-up included in both counts).
+	apiDrive := func(job func(int) *kubeflow.MPIJob) *latencies {
+		before, _ := webhookCalls(ctx, c.Config)
+		l := drive(ctx, o, func(ctx context.Context, i int) error {
+			return cl.Create(ctx, job(i), client.DryRunAll)
+		})
+		after, err := webhookCalls(ctx, c.Config)
+		if err != nil {
+			calls[l] = "unknown (" + err.Error() + ")"
+		} else {
+			calls[l] = callsPerRequest(before, after, len(l.values)+l.errors+l.warm)
+		}
+		return l
+	}
+	withoutAPI := apiDrive(webhookBenchJob)
 	// The floor: two webhooks that do nothing.
 	stopNoop, err := noopWebhooks(ctx, cl)
 	if err != nil {
 		return err
 	}
-	noopAPI := drive(ctx, o, func(ctx context.Context, i int) error {
-		return cl.Create(ctx, webhookBenchJob(i), client.DryRunAll)
-	})
+	noopAPI := apiDrive(webhookBenchJob)
 	stopNoop()
 
 	// Start the manager with its webhooks, as the e2e tests do.
@@ -129,12 +142,8 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 		return fmt.Errorf("%w; see %s", err, logFile.Name())
 	}
 
-	withAPI := drive(ctx, o, func(ctx context.Context, i int) error {
-		return cl.Create(ctx, webhookBenchJob(i), client.DryRunAll)
-	})
-	defaultQueue := drive(ctx, o, func(ctx context.Context, i int) error {
-		return cl.Create(ctx, unqueuedBenchJob(i), client.DryRunAll)
-	})
+	withAPI := apiDrive(webhookBenchJob)
+	defaultQueue := apiDrive(unqueuedBenchJob)
 	direct, err := directClient(ctx, cl)
 	if err != nil {
 		return err
@@ -162,6 +171,12 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%d\t%d\t\n", r.name, r.l.p(0.5), r.l.p(0.99), len(r.l.values), r.l.errors)
 	}
 	_ = tw.Flush()
+	for _, r := range []struct {
+		name string
+		l    *latencies
+	}{{"no webhooks", withoutAPI}, {"two no-op webhooks", noopAPI}, {"with webhooks", withAPI}, {"with webhooks, default queue", defaultQueue}} {
+		fmt.Printf("webhook calls per create, %s: %s\n", r.name, calls[r.l])
+	}
 	if withoutAPI.p(0.5) > 0 && withoutAPI.p(0.99) > 0 {
 		fmt.Printf("webhooks' cost on an API create: p50 %.2fx, p99 %.2fx (with/without); any two webhooks' (no-op): p50 %.2fx, p99 %.2fx; ours/no-op: p50 %.2fx, p99 %.2fx\n",
 			withAPI.p(0.5)/withoutAPI.p(0.5), withAPI.p(0.99)/withoutAPI.p(0.99),
@@ -253,8 +268,10 @@ func waitWebhooksServing(ctx context.Context, cl client.Client) error {
 func drive(ctx context.Context, o webhookOptions, f func(ctx context.Context, i int) error) *latencies {
 	warm := o
 	warm.Duration = o.Duration / 5
-	_ = openLoop(ctx, warm, f)
-	return openLoop(ctx, o, f)
+	w := openLoop(ctx, warm, f)
+	l := openLoop(ctx, o, f)
+	l.warm = len(w.values) + w.errors
+	return l
 }
 
 func openLoop(ctx context.Context, o webhookOptions, f func(ctx context.Context, i int) error) *latencies {
