@@ -44,7 +44,7 @@ type webhookOptions struct {
 type latencies struct {
 	values []float64
 	errors int
-	warm   int // calls of the warm-up, not measured
+	warm   int   // calls of the warm-up, not measured
 	first  error // the first failure, to say what went wrong
 }
 
