@@ -21,13 +21,15 @@ import (
 // The admission floor: a mutating and a validating webhook for MPIJobs that
 // allow everything without looking (the review is decoded only to echo its
 // UID), served by the bench over TLS. What any pair of webhooks costs a
-// create through the API server, whatever they do.
+// create through the API server, whatever they do. With patch, the
+// mutating one also sets a label, as every defaulting webhook changes the
+// object: what a pair costs when one of them mutates.
 
 const noopWebhookName = "bench-noop.mpijob.io"
 
 // noopWebhooks serves and registers the pair; stop unregisters them and
 // stops the server.
-func noopWebhooks(ctx context.Context, cl client.Client) (stop func(), err error) {
+func noopWebhooks(ctx context.Context, cl client.Client, patch bool) (stop func(), err error) {
 	reached := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -40,6 +42,10 @@ func noopWebhooks(ctx context.Context, cl client.Client) (stop func(), err error
 			return
 		}
 		review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+		if patch && r.URL.Path == "/mutate" {
+			review.Response.Patch = []byte(`[{"op":"add","path":"/metadata/labels/bench-noop","value":"set"}]`)
+			review.Response.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
+		}
 		review.Request = nil
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(review)

@@ -100,12 +100,18 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 		return l
 	}
 	withoutAPI := apiDrive(webhookBenchJob)
-	// The floor: two webhooks that do nothing.
-	stopNoop, err := noopWebhooks(ctx, cl)
+	// The floor: two webhooks that do nothing, then the same with the
+	// mutating one setting a label.
+	stopNoop, err := noopWebhooks(ctx, cl, false)
 	if err != nil {
 		return err
 	}
 	noopAPI := apiDrive(webhookBenchJob)
+	stopNoop()
+	if stopNoop, err = noopWebhooks(ctx, cl, true); err != nil {
+		return err
+	}
+	patchingAPI := apiDrive(webhookBenchJob)
 	stopNoop()
 
 	// Start the manager with its webhooks, as the e2e tests do.
@@ -165,6 +171,7 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 		{"mutating webhook alone", mutate},
 		{"API dry-run create, no webhooks", withoutAPI},
 		{"API dry-run create, two no-op webhooks (the floor)", noopAPI},
+		{"API dry-run create, two no-op webhooks, one setting a label", patchingAPI},
 		{"API dry-run create, with webhooks", withAPI},
 		{"API dry-run create, with webhooks, queue from the namespace's default", defaultQueue},
 	} {
@@ -174,7 +181,7 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 	for _, r := range []struct {
 		name string
 		l    *latencies
-	}{{"no webhooks", withoutAPI}, {"two no-op webhooks", noopAPI}, {"with webhooks", withAPI}, {"with webhooks, default queue", defaultQueue}} {
+	}{{"no webhooks", withoutAPI}, {"two no-op webhooks", noopAPI}, {"two no-op webhooks, one setting a label", patchingAPI}, {"with webhooks", withAPI}, {"with webhooks, default queue", defaultQueue}} {
 		fmt.Printf("webhook calls per create, %s: %s\n", r.name, calls[r.l])
 	}
 	if withoutAPI.p(0.5) > 0 && withoutAPI.p(0.99) > 0 {
@@ -183,7 +190,7 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 			noopAPI.p(0.5)/withoutAPI.p(0.5), noopAPI.p(0.99)/withoutAPI.p(0.99),
 			withAPI.p(0.5)/noopAPI.p(0.5), withAPI.p(0.99)/noopAPI.p(0.99))
 	}
-	for _, l := range []*latencies{validate, mutate, withAPI, withoutAPI, noopAPI, defaultQueue} {
+	for _, l := range []*latencies{validate, mutate, withAPI, withoutAPI, noopAPI, patchingAPI, defaultQueue} {
 		if l.first != nil {
 			return fmt.Errorf("%d admission requests failed, the first with: %w", l.errors, l.first)
 		}
