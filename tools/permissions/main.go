@@ -178,7 +178,9 @@ func render(repo string) ([]byte, error) {
 	b.WriteString("objects with a patch, which the apiserver authorizes as create. Verbs marked *unused* were not needed by any\n")
 	b.WriteString("suite: reads the informer cache answers (get), writes of optional dependencies the dev cluster lacks, or leader\n")
 	b.WriteString("election (the e2e suites run one replica); the reason says which. The console's ServiceAccount (`mpijob-console`)\n")
-	b.WriteString("is granted nothing: it acts with its callers' tokens. See also [install.md](../operations/install.md#permissions).\n")
+	b.WriteString("is granted only list and watch of `mpijobs.kubeflow.org` (the shipped ClusterRole `mpijob-platform-console`), for its\n")
+	b.WriteString("job index; everything else it does with its callers' tokens (see [console.md](../console.md#identity-and-isolation)).\n")
+	b.WriteString("See also [install.md](../operations/install.md#permissions).\n")
 	var missing []string
 	for _, a := range accts {
 		fmt.Fprintf(&b, "\n## `%s`\n\n%s.\n", a.name, capitalize(a.what))

@@ -14,12 +14,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	"sigs.k8s.io/yaml"
@@ -194,6 +196,15 @@ func TestPlatformLifecycle(t *testing.T) {
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
 		if !exists(t, d) || !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--config=/etc/mpijob-controller/config.yaml") {
 			t.Errorf("controller Deployment args: %v", d.Spec.Template.Spec.Containers[0].Args)
+		}
+		// Two replicas by default (the CRD's default), one of which a drain
+		// may take at a time: the webhooks fail closed.
+		if r := ptr.Deref(d.Spec.Replicas, 0); r != 2 {
+			t.Errorf("controller replicas %d, want the default 2", r)
+		}
+		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}}
+		if !exists(t, pdb) || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+			t.Errorf("the controller's PodDisruptionBudget: %+v", pdb.Spec)
 		}
 		if c := controllerConfiguration(t); !c.NetworkPolicy {
 			t.Errorf("the controller's configuration %+v: want networkPolicy, as the platform's networkPolicy is Managed", c)
@@ -377,6 +388,7 @@ func TestPlatformLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitGone(t, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}})
+		waitGone(t, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "mpijob-controller"}})
 		if !exists(t, &kubeflow.MPIJob{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "through-platform"}}) {
 			t.Error("the user's MPIJob disappeared with the platform")
 		}

@@ -184,9 +184,12 @@ type MPIJobControllerSpec struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$')",message="must be an image reference such as registry.example.com/team/image:tag or ...@sha256:<64 hex digits>"
 	Image string `json:"image,omitempty"`
-	// Replicas of the controller; one leads, the others serve webhooks
-	// and stand by.
-	// +kubebuilder:default=1
+	// Replicas of the controller; one leads, every one serves the
+	// admission webhooks, and the others stand by to lead. Two by default,
+	// spread over nodes, with a PodDisruptionBudget that lets one go at a
+	// time: the webhooks fail closed, so with one replica a drained node
+	// stops every MPIJob write in the cluster until it is back.
+	// +kubebuilder:default=2
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=5
 	Replicas int32 `json:"replicas,omitempty"`

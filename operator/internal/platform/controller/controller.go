@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,6 +27,8 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/operator/internal/platform/component"
 	"github.com/mpijob-platform/mpijob-platform/operator/pkg/identity"
 )
+
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 
 // Component is mpiJobController.
 type Component struct{}
@@ -48,6 +51,7 @@ func (Component) Kinds() []schema.GroupVersionKind {
 		rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"),
 		rbacv1.SchemeGroupVersion.WithKind("Role"),
 		rbacv1.SchemeGroupVersion.WithKind("RoleBinding"),
+		policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
 	}
 }
 
@@ -81,7 +85,20 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(id.Bindings(), metrics, cm, deployment(in, cm)), nil
+	return append(id.Bindings(), metrics, cm, deployment(in, cm), disruptionBudget(ns)), nil
+}
+
+// disruptionBudget lets a voluntary disruption (a node drain, a cluster
+// upgrade) take one controller pod at a time, so that with two or more
+// replicas the webhooks, which fail closed, always have one to answer.
+func disruptionBudget(ns string) *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: component.ControllerName, Namespace: ns, Labels: component.ControllerSelector()},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MaxUnavailable: ptr.To(intstr.FromInt32(1)),
+			Selector:       &metav1.LabelSelector{MatchLabels: component.ControllerSelector()},
+		},
+	}
 }
 
 // Configuration is the platform's settings for the controller and its
@@ -172,7 +189,15 @@ func deployment(in component.Inputs, cm *corev1.ConfigMap) *appsv1.Deployment {
 	pod := corev1.PodSpec{
 		ServiceAccountName: component.ControllerName,
 		SecurityContext:    component.RestrictedPod(),
-		Containers:         []corev1.Container{container},
+		// Replicas on different nodes where the scheduler can: one node's
+		// loss leaves the webhooks an answer.
+		Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{
+				TopologyKey:   corev1.LabelHostname,
+				LabelSelector: &metav1.LabelSelector{MatchLabels: labels},
+			}}},
+		}},
+		Containers: []corev1.Container{container},
 		Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
 			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}},
 		}}},
