@@ -38,17 +38,7 @@ func queueQuota(o options) int { return max(o.Workers, o.Jobs*o.Workers/3) }
 func createQueues(ctx context.Context, cl client.Client, o options) error {
 	objs := []client.Object{
 		&kueue.ResourceFlavor{ObjectMeta: metav1.ObjectMeta{Name: "gpu"}},
-		&kueue.ClusterQueue{ObjectMeta: metav1.ObjectMeta{Name: benchQueue}, Spec: kueue.ClusterQueueSpec{
-			NamespaceSelector: &metav1.LabelSelector{},
-			ResourceGroups: []kueue.ResourceGroup{{
-				CoveredResources: []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, cluster.GPUResource},
-				Flavors: []kueue.FlavorQuotas{{Name: "gpu", Resources: []kueue.ResourceQuota{
-					{Name: corev1.ResourceCPU, NominalQuota: resource.MustParse("100k")},
-					{Name: corev1.ResourceMemory, NominalQuota: resource.MustParse("100Ti")},
-					{Name: cluster.GPUResource, NominalQuota: *resource.NewQuantity(int64(queueQuota(o)), resource.DecimalSI)},
-				}}},
-			}},
-		}},
+		gpuClusterQueue(benchQueue, "100k", "100Ti", int64(queueQuota(o))),
 		&kueue.LocalQueue{ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: benchQueue}, Spec: kueue.LocalQueueSpec{ClusterQueue: benchQueue}},
 	}
 	for _, obj := range objs {
@@ -70,6 +60,22 @@ func createQueues(ctx context.Context, cl client.Client, o options) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// gpuClusterQueue is a ClusterQueue for every namespace with one flavor,
+// "gpu", holding cpu, memory and gpus nvidia.com/gpu.
+func gpuClusterQueue(name, cpu, memory string, gpus int64) *kueue.ClusterQueue {
+	return &kueue.ClusterQueue{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kueue.ClusterQueueSpec{
+		NamespaceSelector: &metav1.LabelSelector{},
+		ResourceGroups: []kueue.ResourceGroup{{
+			CoveredResources: []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, cluster.GPUResource},
+			Flavors: []kueue.FlavorQuotas{{Name: "gpu", Resources: []kueue.ResourceQuota{
+				{Name: corev1.ResourceCPU, NominalQuota: resource.MustParse(cpu)},
+				{Name: corev1.ResourceMemory, NominalQuota: resource.MustParse(memory)},
+				{Name: cluster.GPUResource, NominalQuota: *resource.NewQuantity(gpus, resource.DecimalSI)},
+			}}},
+		}},
+	}}
 }
 
 // admitted says whether Kueue has let a job start: it suspends each job at

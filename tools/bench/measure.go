@@ -197,10 +197,14 @@ func measure(ctx context.Context, o options) (*result, error) {
 			return nil, err
 		}
 	}
-	// The history is written as someone else, so that no run counts it.
-	hcfg := rest.CopyConfig(cfg)
-	hcfg.UserAgent = "mpijob-bench-history/v0"
-	hcl, err := client.New(hcfg, client.Options{Scheme: scheme})
+	// The history (and the queues) are written, and the MPIJobs created, by
+	// users of their own, whom no run counts.
+	clientAs := func(userAgent string) (client.Client, error) {
+		as := rest.CopyConfig(cfg)
+		as.UserAgent = userAgent
+		return client.New(as, client.Options{Scheme: scheme})
+	}
+	hcl, err := clientAs("mpijob-bench-history/v0")
 	if err != nil {
 		return nil, err
 	}
@@ -212,10 +216,7 @@ func measure(ctx context.Context, o options) (*result, error) {
 			return nil, err
 		}
 	}
-	// The MPIJobs are created by a user of their own, whom no run counts.
-	ucfg := rest.CopyConfig(cfg)
-	ucfg.UserAgent = "mpijob-bench-user/v0"
-	ucl, err := client.New(ucfg, client.Options{Scheme: scheme})
+	ucl, err := clientAs("mpijob-bench-user/v0")
 	if err != nil {
 		return nil, err
 	}

@@ -206,17 +206,7 @@ func webhookFixtures(ctx context.Context, cl client.Client) error {
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: webhookBenchNamespace, Labels: map[string]string{"mpijob.io/default-queue": "gpus"}}},
 		&kueue.ResourceFlavor{ObjectMeta: metav1.ObjectMeta{Name: "gpu"}},
-		&kueue.ClusterQueue{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: kueue.ClusterQueueSpec{
-			NamespaceSelector: &metav1.LabelSelector{},
-			ResourceGroups: []kueue.ResourceGroup{{
-				CoveredResources: []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, cluster.GPUResource},
-				Flavors: []kueue.FlavorQuotas{{Name: "gpu", Resources: []kueue.ResourceQuota{
-					{Name: corev1.ResourceCPU, NominalQuota: resource.MustParse("512")},
-					{Name: corev1.ResourceMemory, NominalQuota: resource.MustParse("4Ti")},
-					{Name: cluster.GPUResource, NominalQuota: resource.MustParse("64")},
-				}}},
-			}},
-		}},
+		gpuClusterQueue("bench", "512", "4Ti", 64),
 		&kueue.LocalQueue{ObjectMeta: metav1.ObjectMeta{Namespace: webhookBenchNamespace, Name: "gpus"}, Spec: kueue.LocalQueueSpec{ClusterQueue: "bench"}},
 		&corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: webhookBenchNamespace, Name: "compute"}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
 			"requests.nvidia.com/gpu": resource.MustParse("64"), corev1.ResourcePods: resource.MustParse("1000"),
