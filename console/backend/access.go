@@ -54,15 +54,11 @@ func (a *accessCache) mayList(ctx context.Context, kube kubernetes.Interface, to
 	ans, ok := a.answers[key]
 	a.mu.Unlock()
 	if !ok || now.Sub(ans.at) > accessTTL {
-		review, err := kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: namespace, Verb: "list", Group: mpijobsResource.Group, Resource: mpijobsResource.Resource,
-			}},
-		}, metav1.CreateOptions{})
+		status, err := reviewMPIJobs(ctx, kube, "list", namespace)
 		if err != nil {
 			return err
 		}
-		ans = accessAnswer{allowed: review.Status.Allowed, reason: review.Status.Reason, at: now}
+		ans = accessAnswer{allowed: status.Allowed, reason: status.Reason, at: now}
 		a.mu.Lock()
 		if a.answers == nil || len(a.answers) > 10000 {
 			a.answers = map[accessKey]accessAnswer{} // callers come and go; start afresh
@@ -92,17 +88,24 @@ func mayWatchMPIJobs(ctx context.Context, cfg *rest.Config) (bool, error) {
 		return false, err
 	}
 	for _, verb := range []string{"list", "watch"} {
-		review, err := kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Verb: verb, Group: mpijobsResource.Group, Resource: mpijobsResource.Resource,
-			}},
-		}, metav1.CreateOptions{})
-		if err != nil {
+		status, err := reviewMPIJobs(ctx, kube, verb, "")
+		if err != nil || !status.Allowed {
 			return false, err
-		}
-		if !review.Status.Allowed {
-			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// reviewMPIJobs asks the API server whether kube's identity may verb
+// MPIJobs in namespace ("" every namespace): a SelfSubjectAccessReview.
+func reviewMPIJobs(ctx context.Context, kube kubernetes.Interface, verb, namespace string) (authorizationv1.SubjectAccessReviewStatus, error) {
+	review, err := kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: namespace, Verb: verb, Group: mpijobsResource.Group, Resource: mpijobsResource.Resource,
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return authorizationv1.SubjectAccessReviewStatus{}, err
+	}
+	return review.Status, nil
 }

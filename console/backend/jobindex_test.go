@@ -5,10 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	fcache "k8s.io/client-go/tools/cache/testing"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
 // The index follows adds, changes and deletes, keeps only what a row is
@@ -97,5 +101,25 @@ func TestNilJobIndexIsOff(t *testing.T) {
 	var x *JobIndex
 	if x.Synced() {
 		t.Error("a nil index says it is synced")
+	}
+}
+
+// The index keeps trimmed objects: every row field must come out the same
+// as from the whole job, so that summarize and trimForRow cannot drift.
+func TestTrimForRowKeepsTheRow(t *testing.T) {
+	full := wrappers.MakeMPIJob("bert", "team-a").UID("u1").Created(created).
+		Workers(4).WorkerResources("2", "8Gi", 2).LauncherResources("1", "1Gi").
+		Command(kubeflow.MPIReplicaTypeLauncher, "mpirun", "python", "train.py").TemplateLabel(kubeflow.MPIReplicaTypeWorker, "team", "nlp").
+		Queue("gpus").Suspend(true).Conditions(cond(kubeflow.JobCreated, "MPIJobCreated", "created")).Obj()
+	full.Annotations = map[string]string{"note": "kept out of the index"}
+	full.Spec.RunPolicy.SchedulingPolicy = &kubeflow.SchedulingPolicy{Queue: "below-the-label"}
+	full.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeLauncher].Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}
+	full.Status.ReplicaStatuses = map[kubeflow.MPIReplicaType]*kubeflow.ReplicaStatus{kubeflow.MPIReplicaTypeWorker: {Active: 3}}
+	want := summarize(full)
+	if want.GPUs != 9 || want.Queue != "gpus" || want.ActiveWorkers != 3 || want.Status != mpijob.PhaseQueued {
+		t.Fatalf("the test job does not exercise every row field: %+v", want)
+	}
+	if diff := cmp.Diff(want, summarize(trimForRow(full))); diff != "" {
+		t.Errorf("row from the trimmed job (-whole +trimmed):\n%s", diff)
 	}
 }

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -36,8 +37,11 @@ var sortKeys = map[string]func(a, b *JobSummary) int{
 	"created": func(a, b *JobSummary) int { return a.Created.Compare(b.Created) },
 	"name":    func(a, b *JobSummary) int { return strings.Compare(a.Name, b.Name) },
 	"status":  func(a, b *JobSummary) int { return strings.Compare(string(a.Status), string(b.Status)) },
-	"gpus":    func(a, b *JobSummary) int { return int(a.GPUs - b.GPUs) },
+	"gpus":    func(a, b *JobSummary) int { return cmp.Compare(a.GPUs, b.GPUs) },
 }
+
+// newestFirst is the lists' default order.
+var newestFirst = jobQuery{Sort: "-created"}
 
 const maxPerPage = 500
 
@@ -100,6 +104,25 @@ func (q jobQuery) match(s *JobSummary) bool {
 		(q.Search == "" || strings.Contains(strings.ToLower(s.Name), q.Search) || strings.Contains(strings.ToLower(s.Namespace), q.Search))
 }
 
+// compare orders two rows by the query's sort key, then by namespace,
+// name and kind, so that pages never overlap.
+func (q jobQuery) compare(a, b *JobSummary) int {
+	c := sortKeys[strings.TrimPrefix(q.Sort, "-")](a, b)
+	if strings.HasPrefix(q.Sort, "-") {
+		c = -c
+	}
+	if c != 0 {
+		return c
+	}
+	if c = strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	if c = strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Type, b.Type)
+}
+
 // apply filters, sorts and pages items (reordering them in place): the
 // page and how many jobs matched. It sorts pointers: 50,000 rows sort in
 // milliseconds.
@@ -110,24 +133,7 @@ func (q jobQuery) apply(items []*JobSummary) (page []JobSummary, total int) {
 			matched = append(matched, it)
 		}
 	}
-	cmp := sortKeys[strings.TrimPrefix(q.Sort, "-")]
-	desc := strings.HasPrefix(q.Sort, "-")
-	slices.SortFunc(matched, func(a, b *JobSummary) int {
-		c := cmp(a, b)
-		if desc {
-			c = -c
-		}
-		if c != 0 {
-			return c
-		}
-		if c = strings.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		if c = strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Type, b.Type)
-	})
+	slices.SortFunc(matched, q.compare)
 	from, to := 0, len(matched)
 	if q.PerPage > 0 {
 		from = min((q.Page-1)*q.PerPage, len(matched))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -72,18 +71,10 @@ func (s *Server) listMPIJobs(w http.ResponseWriter, r *http.Request, c *Clients)
 	writeJSON(w, http.StatusOK, out)
 }
 
-// sortSummaries puts the newest first, then by namespace and name.
+// sortSummaries puts the newest first, then by namespace and name: the
+// unified list's default order.
 func sortSummaries(items []JobSummary) {
-	sort.SliceStable(items, func(i, j int) bool {
-		a, b := items[i], items[j]
-		if !a.Created.Equal(b.Created) {
-			return a.Created.After(b.Created)
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		return a.Name < b.Name
-	})
+	slices.SortFunc(items, func(a, b JobSummary) int { return newestFirst.compare(&a, &b) })
 }
 
 // JobDetails is everything the details page shows but logs and events.

@@ -4,12 +4,9 @@ import (
 	"net/http"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 )
 
 // Identity is who the caller is to the apiserver and whether they see the
@@ -39,14 +36,8 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, c *Clients) {
 }
 
 func canListAllMPIJobs(r *http.Request, c *Clients) (bool, error) {
-	sar := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Group: kubeflow.GroupName, Resource: "mpijobs"},
-	}}
-	got, err := c.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(r.Context(), sar, metav1.CreateOptions{})
-	if err != nil {
-		return false, err
-	}
-	return got.Status.Allowed, nil
+	status, err := reviewMPIJobs(r.Context(), c.Kube, "list", "")
+	return status.Allowed, err
 }
 
 // NamespaceList is the namespaces the caller may list; most users may not
