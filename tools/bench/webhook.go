@@ -87,12 +87,12 @@ func benchWebhooks(ctx context.Context, o webhookOptions) error {
 	// apiDrive drives dry-run creates of job(i) and notes the webhook calls
 	// the API server made per create (warm-up included in both counts).
 	apiDrive := func(job func(int) *kubeflow.MPIJob) *latencies {
-		before, _ := webhookCalls(ctx, c.Config)
+		before, err := webhookCalls(ctx, c.Config)
 		l := drive(ctx, o, func(ctx context.Context, i int) error {
 			return cl.Create(ctx, job(i), client.DryRunAll)
 		})
-		after, err := webhookCalls(ctx, c.Config)
-		if err != nil {
+		after, errAfter := webhookCalls(ctx, c.Config)
+		if err = errors.Join(err, errAfter); err != nil {
 			calls[l] = "unknown (" + err.Error() + ")"
 		} else {
 			calls[l] = callsPerRequest(before, after, len(l.values)+l.errors+l.warm)
