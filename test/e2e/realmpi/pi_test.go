@@ -65,7 +65,11 @@ func runToSuccess(t *testing.T, job *kubeflow.MPIJob) string {
 		}
 	})
 	got := &kubeflow.MPIJob{}
+	logged := false
 	framework.Eventually(t, realTimeout, "MPIJob "+job.Name+" Succeeded", func(ctx context.Context) (bool, string, error) {
+		if !logged {
+			logged = logFailedLauncher(t, job)
+		}
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
 			return false, "", err
 		}
@@ -81,6 +85,29 @@ func runToSuccess(t *testing.T, job *kubeflow.MPIJob) string {
 	})
 	t.Logf("%s/%s: created to Succeeded in %s", job.Namespace, job.Name, time.Since(start).Round(100*time.Millisecond))
 	return launcherLog(t, job)
+}
+
+// logFailedLauncher logs, once, the log of a launcher container that has
+// failed and restarted: a job that later fails for good has its pods
+// deleted, and with them what went wrong. It says whether it logged.
+func logFailedLauncher(t *testing.T, job *kubeflow.MPIJob) bool {
+	t.Helper()
+	pods := &corev1.PodList{}
+	if err := env.Client.List(context.Background(), pods, client.InNamespace(job.Namespace),
+		client.MatchingLabels{kubeflow.JobNameLabel: job.Name, kubeflow.JobRoleLabel: kubeflow.RoleLauncher}); err != nil {
+		return false
+	}
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.RestartCount == 0 {
+				continue
+			}
+			data, err := env.Clientset.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: cs.Name}).DoRaw(context.Background())
+			t.Logf("launcher %s/%s restarted %d time(s), last state %+v; its log (err %v):\n%s", p.Name, cs.Name, cs.RestartCount, cs.LastTerminationState.Terminated, err, data)
+			return true
+		}
+	}
+	return false
 }
 
 func launcherLog(t *testing.T, job *kubeflow.MPIJob) string {
