@@ -2,6 +2,7 @@ package mpijob
 
 import (
 	"errors"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,3 +36,40 @@ func IsPlatformDenial(err error) bool {
 	}
 	return false
 }
+
+// webhookNames are the names of the platform's admission webhooks, as the
+// API server quotes them when it cannot call one.
+var webhookNames = []string{`"mpijobs.defaulting.mpijob.io"`, `"mpijobs.validation.mpijob.io"`}
+
+// ExplainAdmissionError returns err with what to check when the API server
+// refused a write because it could not call the platform's admission
+// webhooks (the webhooks fail closed: nothing was created); nil for any
+// other error.
+func ExplainAdmissionError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "failed calling webhook") {
+		return nil
+	}
+	for _, n := range webhookNames {
+		if strings.Contains(msg, n) {
+			return &unavailableError{err: err}
+		}
+	}
+	return nil
+}
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string {
+	return e.err.Error() + "\n" +
+		"The MPIJob Platform's admission webhooks did not answer, so the API server refused the request and created nothing. " +
+		"Check that the mpijob-controller pods run and that the mpijob-webhook Service has endpoints, in the platform's namespace (mpijob-system by default):\n" +
+		"  kubectl -n mpijob-system get pods -l app.kubernetes.io/name=mpijob-controller\n" +
+		"  kubectl -n mpijob-system get endpointslices -l kubernetes.io/service-name=mpijob-webhook\n" +
+		"See docs/operations/faults.md."
+}
+
+func (e *unavailableError) Unwrap() error { return e.err }

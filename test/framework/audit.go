@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // auditPolicy records every request made with a ServiceAccount's
@@ -44,6 +45,9 @@ func auditArgs(dir string) ([]string, string, error) {
 type AuditEvent struct {
 	Verb       string `json:"verb"`
 	RequestURI string `json:"requestURI"`
+	UserAgent  string `json:"userAgent"`
+	// Received is when the API server received the request.
+	Received time.Time `json:"requestReceivedTimestamp"`
 	User       struct {
 		Username string `json:"username"`
 	} `json:"user"`
@@ -86,7 +90,7 @@ func ReadAudit(path string, users ...string) ([]AuditEvent, error) {
 // forbiddenRequests lists, one line each, the requests of the product's
 // users that the apiserver answered 403: a permission the product needs
 // and does not ship.
-func forbiddenRequests(path string, users []string) ([]string, error) {
+func forbiddenRequests(path string, users []string, excused func(time.Time) bool) ([]string, error) {
 	if len(users) == 0 {
 		return nil, nil
 	}
@@ -96,7 +100,7 @@ func forbiddenRequests(path string, users []string) ([]string, error) {
 	}
 	seen := map[string]bool{}
 	for _, ev := range events {
-		if ev.ResponseStatus == nil || ev.ResponseStatus.Code != 403 || notAPermission(ev.ResponseStatus.Message) {
+		if ev.ResponseStatus == nil || ev.ResponseStatus.Code != 403 || notAPermission(ev.ResponseStatus.Message) || excused(ev.Received) {
 			continue
 		}
 		what := ev.RequestURI

@@ -39,6 +39,8 @@ type Env struct {
 	AuditLog string
 	// productUsers are the identities the product was started as.
 	productUsers *productUsers
+	// restarts remembers when the API server was restarted on purpose.
+	restarts *restarts
 }
 
 // Scheme knows the built-in types and CRDs; suites add their own types.
@@ -166,7 +168,7 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 	// The product runs as its own ServiceAccounts: any request the
 	// apiserver refused them is a permission the chart and the bundle do
 	// not ship, whether or not a test noticed.
-	denied, err := forbiddenRequests(auditLog, (*env).productUsers.list())
+	denied, err := forbiddenRequests(auditLog, (*env).productUsers.list(), (*env).restarts.authorizerWarming)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "framework: reading the audit log:", err)
 		code = 1
@@ -260,7 +262,7 @@ func newEnv(cfg *rest.Config) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Config: cfg, Client: c, Clientset: cs, productUsers: &productUsers{}}, nil
+	return &Env{Config: cfg, Client: c, Clientset: cs, productUsers: &productUsers{}, restarts: &restarts{}}, nil
 }
 
 // buildTimeout leaves room for a cold build of the control plane (~20 min on

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -26,8 +27,12 @@ import (
 type Manager struct {
 	MetricsURL string
 	Log        string
-	cmd        *exec.Cmd
-	done       chan struct{}
+	// Name is the replica's pod name (POD_NAME), when it has one.
+	Name string
+	argv []string
+	env  []string
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 // StartManager builds ./operator/cmd/manager and runs it against env with
@@ -42,7 +47,15 @@ type Manager struct {
 // the platform created the ServiceAccount); the cluster-admin kubeconfig is
 // refused, and so is --role=all, which no installed product runs.
 func StartManager(env *Env, args ...string) (*Manager, error) {
-	repo, _, err := paths()
+	return StartManagerReplica(env, "", args...)
+}
+
+// StartManagerReplica is StartManager for one replica of several: the
+// process gets POD_NAME=name, as a pod of the Deployment would, which
+// names it in its leader Lease and in its API user agent (so the audit
+// log tells replicas apart).
+func StartManagerReplica(env *Env, name string, args ...string) (*Manager, error) {
+	bin, err := managerBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -50,65 +63,145 @@ func StartManager(env *Env, args ...string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	binDir, err := os.MkdirTemp("", "manager-")
-	if err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(binDir, "manager")
-	build := exec.Command("go", "build", "-o", bin, "./operator/cmd/manager")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building the manager: %w: %s", err, out)
-	}
 	ports, err := cluster.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(env.Cluster.Dir, "logs", managerLogName(args))
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	base := []string{}
+	base := []string{bin}
 	if kubeconfig != "" {
 		base = append(base, "--kubeconfig="+kubeconfig)
 	}
-	cmd := exec.Command(bin, append(append(base,
-		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(ports[0]),
-		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(ports[1]),
-	), args...)...)
+	m := &Manager{
+		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0]),
+		Log:        filepath.Join(env.Cluster.Dir, "logs", managerLogName(args)),
+		Name:       name,
+		argv: append(append(base,
+			"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(ports[0]),
+			"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(ports[1]),
+		), args...),
+	}
+	if name != "" {
+		m.env = []string{"POD_NAME=" + name}
+	}
+	if err := m.start(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+var managerBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// managerBinary builds the manager once per test process.
+func managerBinary() (string, error) {
+	managerBuild.once.Do(func() {
+		repo, _, err := paths()
+		if err != nil {
+			managerBuild.err = err
+			return
+		}
+		binDir, err := os.MkdirTemp("", "manager-")
+		if err != nil {
+			managerBuild.err = err
+			return
+		}
+		bin := filepath.Join(binDir, "manager")
+		build := exec.Command("go", "build", "-o", bin, "./operator/cmd/manager")
+		build.Dir = repo
+		if out, err := build.CombinedOutput(); err != nil {
+			managerBuild.err = fmt.Errorf("building the manager: %w: %s", err, out)
+			return
+		}
+		managerBuild.bin = bin
+	})
+	return managerBuild.bin, managerBuild.err
+}
+
+// start runs the process (its log appended to m.Log) and waits until
+// /readyz answers 200.
+func (m *Manager) start() error {
+	logFile, err := os.OpenFile(m.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(m.argv[0], m.argv[1:]...)
+	cmd.Env = append(os.Environ(), m.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, err
+		return err
 	}
-	m := &Manager{MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0]), Log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logFile.Close(); close(m.done) }()
+	done := make(chan struct{})
+	m.cmd, m.done = cmd, done
+	go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
+	probe := strings.Replace(flagValue(m.argv, "health-probe-bind-address", ""), "127.0.0.1:", "http://127.0.0.1:", 1) + "/readyz"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]))
+		resp, err := http.Get(probe) //nolint:gosec // a loopback URL of a manager we started
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return m, nil
+				return nil
 			}
 		}
 		select {
-		case <-m.done:
-			data, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("manager exited during start:\n%s", data)
+		case <-done:
+			data, _ := os.ReadFile(m.Log)
+			return fmt.Errorf("manager exited during start:\n%s", tail(string(data), 40))
 		case <-ctx.Done():
 			m.Stop()
-			return nil, fmt.Errorf("manager not ready after a minute; see %s", logPath)
+			return fmt.Errorf("manager not ready after a minute; see %s", m.Log)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
+func tail(s string, lines int) string {
+	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// Kill ends the process with SIGKILL, as a crash or an OOM kill would, and
+// waits until it is gone.
+func (m *Manager) Kill() {
+	_ = m.cmd.Process.Signal(syscall.SIGCONT) // a frozen process dies too
+	_ = m.cmd.Process.Kill()
+	<-m.done
+}
+
+// Freeze stops the process (SIGSTOP) without its knowledge: a stalled
+// node, a long pause. Thaw lets it go on.
+func (m *Manager) Freeze() error { return m.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw continues a frozen process (SIGCONT).
+func (m *Manager) Thaw() error { return m.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Exited is closed when the process has ended.
+func (m *Manager) Exited() <-chan struct{} { return m.done }
+
+// Restart starts the process again, with the same flags, identity and
+// ports, after it ended (Kill, or an exit of its own); it kills a process
+// that still runs.
+func (m *Manager) Restart() error {
+	select {
+	case <-m.done:
+	default:
+		m.Kill()
+	}
+	return m.start()
+}
+
 // Stop ends the manager (SIGTERM, then SIGKILL after 10 s).
 func (m *Manager) Stop() {
+	_ = m.cmd.Process.Signal(syscall.SIGCONT)
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-m.done:

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -256,6 +258,9 @@ func run(ctx context.Context, args []string, streams IOStreams, newFactory NewFa
 // errorLine is the message after "error: ". Usage errors fit on one line;
 // others keep their detail lines (a quota denial lists each resource).
 func errorLine(err error, code int) string {
+	if explained := mpijob.ExplainAdmissionError(err); explained != nil {
+		err = explained
+	}
 	msg := strings.TrimSpace(err.Error())
 	if code == ExitUsage && !IsAdmissionDenial(err) {
 		msg = strings.Join(strings.Fields(msg), " ")

@@ -103,6 +103,7 @@ func run() error {
 		return err
 	}
 	restCfg.QPS, restCfg.Burst = float32(qps), burst
+	restCfg.UserAgent = userAgent(role)
 	webhookServer, err := hooks.server()
 	if err != nil {
 		return err
@@ -111,15 +112,29 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		WebhookServer:          webhookServer,
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       role + ".mpijob.io",
 		Cache:                  mpijob.CacheOptions(),
-	})
+	}
+	if leaderElect {
+		lock, fence, err := leaderElection(restCfg, role, platformNS)
+		if err != nil {
+			return err
+		}
+		if err := registerFenceMetric(fence); err != nil {
+			return err
+		}
+		d, rd, rp := leaseDuration, renewDeadline, retryPeriod
+		mgrOpts.LeaderElection, mgrOpts.LeaderElectionResourceLockInterface = true, lock
+		mgrOpts.LeaseDuration, mgrOpts.RenewDeadline, mgrOpts.RetryPeriod = &d, &rd, &rp
+		// A replica that stops on purpose (rolling update, drain) hands
+		// the Lease over at once instead of after a lease duration.
+		mgrOpts.LeaderElectionReleaseOnCancel = true
+	}
+	mgr, err := ctrl.NewManager(restCfg, mgrOpts)
 	if err != nil {
 		return err
 	}

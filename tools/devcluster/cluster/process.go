@@ -29,6 +29,8 @@ type processSpec struct {
 	path  string   // the binary itself (what /proc/PID/exe must point at)
 	argv  []string // full command line; argv[0] may be a wrapper such as unshare
 	ports []int
+	// appendLog continues the log of an earlier run (a restart).
+	appendLog bool
 }
 
 // startProcess starts a component with its output in logDir/<name>.log.
@@ -37,7 +39,11 @@ type processSpec struct {
 // Pdeathsig, so a crashed test binary leaves nothing behind.
 func startProcess(spec processSpec, logDir string, detach bool) (*ProcessState, error) {
 	logPath := filepath.Join(logDir, spec.name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	mode := os.O_TRUNC
+	if spec.appendLog {
+		mode = os.O_APPEND
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|mode, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -184,6 +184,12 @@ func deployment(in component.Inputs, cm *corev1.ConfigMap) *appsv1.Deployment {
 		LivenessProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("probes")}}, PeriodSeconds: 20},
 		ReadinessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("probes")}}, PeriodSeconds: 10},
 		SecurityContext: component.RestrictedContainer(),
+		// The pod's name makes the replica's leader identity and its API
+		// user agent, so the audit log tells the replicas apart.
+		Env: []corev1.EnvVar{
+			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		},
 	}
 	container.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}}
 	pod := corev1.PodSpec{
@@ -196,6 +202,11 @@ func deployment(in component.Inputs, cm *corev1.ConfigMap) *appsv1.Deployment {
 				TopologyKey:   corev1.LabelHostname,
 				LabelSelector: &metav1.LabelSelector{MatchLabels: labels},
 			}}},
+		}},
+		// and in different zones, where the cluster has them.
+		TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: labels},
 		}},
 		Containers: []corev1.Container{container},
 		Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
@@ -223,7 +234,30 @@ func deployment(in component.Inputs, cm *corev1.ConfigMap) *appsv1.Deployment {
 	}
 }
 
-// Ready when the Deployment has rolled out and is Available.
+// Ready when the Deployment has rolled out and is Available. The message
+// says when fewer than two replicas are ready: the webhooks fail closed,
+// so then one pod's loss stops every MPIJob write in the cluster.
 func (Component) Ready(ctx context.Context, c client.Reader, in component.Inputs) (bool, string, error) {
-	return component.DeploymentReady(ctx, c, in.Namespace, component.ControllerName)
+	ok, msg, err := component.DeploymentReady(ctx, c, in.Namespace, component.ControllerName)
+	if !ok || err != nil {
+		return ok, msg, err
+	}
+	d := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: component.ControllerName}, d); err != nil {
+		return false, "", client.IgnoreNotFound(err)
+	}
+	return true, msg + redundancy(ptr.Deref(d.Spec.Replicas, 1), d.Status.ReadyReplicas), nil
+}
+
+// redundancy is what the Ready message adds about the controller's
+// replicas: nothing with two or more ready.
+func redundancy(want, ready int32) string {
+	switch {
+	case ready >= 2:
+		return ""
+	case want < 2:
+		return "; running without redundancy: spec.mpiJobController.replicas is 1, so while its pod is away (a drain, an upgrade, a crash) the API server refuses every MPIJob create and update, Kueue's included; set 2 or more"
+	default:
+		return fmt.Sprintf("; running without redundancy for now: %d of %d replicas ready, so one more pod's loss would stop every MPIJob create and update", ready, want)
+	}
 }
