@@ -74,8 +74,14 @@ test-integration: test-deps cluster-build ## Suites against a real kube-apiserve
 test-e2e: test-deps cluster-build ## End-to-end suites, each against its own dev cluster.
 	$(GO_TEST) ./test/e2e/...
 
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Run every Go fuzz target for FUZZTIME each (default 60s) and print executions per target; `make test` runs each for 5s.
+	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
+
 .PHONY: soak
-soak: test-deps cluster-build ## The fault suite at length: 500 jobs and 50 controller kills (FAULTS_JOBS, FAULTS_KILLS, FAULTS_SEED to change); about an hour.
+soak: test-deps cluster-build ## The fault suite at length: 500 jobs and 50 controller kills (FAULTS_JOBS, FAULTS_KILLS, FAULTS_SEED to change); about 25 minutes.
 	FAULTS_JOBS=$${FAULTS_JOBS:-500} FAULTS_KILLS=$${FAULTS_KILLS:-50} $(GO) test -count=1 -timeout 3h -v ./test/e2e/faults/
 
 ##@ Performance

@@ -136,7 +136,12 @@ func (q jobQuery) apply(items []*JobSummary) (page []JobSummary, total int) {
 	slices.SortFunc(matched, q.compare)
 	from, to := 0, len(matched)
 	if q.PerPage > 0 {
-		from = min((q.Page-1)*q.PerPage, len(matched))
+		// A page past the end is empty; the comparison keeps a huge
+		// page number from overflowing the product.
+		from = len(matched)
+		if q.Page-1 <= len(matched)/q.PerPage {
+			from = min((q.Page-1)*q.PerPage, len(matched))
+		}
 		to = min(from+q.PerPage, len(matched))
 	}
 	page = make([]JobSummary, 0, to-from)

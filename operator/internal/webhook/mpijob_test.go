@@ -31,7 +31,7 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 )
 
-func testScheme(t *testing.T) *runtime.Scheme {
+func testScheme(t testing.TB) *runtime.Scheme {
 	t.Helper()
 	s := runtime.NewScheme()
 	if err := errors.Join(clientgoscheme.AddToScheme(s), kueue.AddToScheme(s), kubeflow.AddToScheme(s)); err != nil {
@@ -48,7 +48,7 @@ func localQueue(ns, name, cq string) *kueue.LocalQueue {
 	return &kueue.LocalQueue{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: kueue.LocalQueueSpec{ClusterQueue: kueue.ClusterQueueReference(cq)}}
 }
 
-func newWebhook(t *testing.T, objs ...client.Object) *MPIJobWebhook {
+func newWebhook(t testing.TB, objs ...client.Object) *MPIJobWebhook {
 	return &MPIJobWebhook{Reader: fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build(), Policy: DefaultPolicy()}
 }
 

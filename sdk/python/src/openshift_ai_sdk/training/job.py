@@ -160,7 +160,10 @@ class MPIJob:
     def from_yaml(cls, path: Union[str, "os.PathLike[str]"], *, client: Optional[TrainingClient] = None) -> "MPIJob":
         """A job from a YAML file holding one MPIJob (e.g. an upstream mpi-operator example)."""
         with open(path, encoding="utf-8") as f:
-            docs = [d for d in yaml.safe_load_all(f) if d]
+            try:
+                docs = [d for d in yaml.safe_load_all(f) if d]
+            except yaml.YAMLError as e:
+                raise ValidationError(f"{os.fspath(path)}: not YAML: {e}") from e
         jobs = [d for d in docs if isinstance(d, Mapping) and d.get("kind") == "MPIJob"]
         if len(jobs) != 1:
             raise ValidationError(f"{os.fspath(path)}: expected exactly one MPIJob, found {len(jobs)} among {len(docs)} document(s)")
