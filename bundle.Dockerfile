@@ -4,7 +4,7 @@ FROM scratch
 
 # The labels repeat bundle/metadata/annotations.yaml.
 LABEL operators.operatorframework.io.bundle.channel.default.v1=stable
-LABEL operators.operatorframework.io.bundle.channels.v1=candidate,fast,stable
+LABEL operators.operatorframework.io.bundle.channels.v1=candidate,fast
 LABEL operators.operatorframework.io.bundle.manifests.v1=manifests/
 LABEL operators.operatorframework.io.bundle.mediatype.v1=registry+v1
 LABEL operators.operatorframework.io.bundle.metadata.v1=metadata/

@@ -31,8 +31,8 @@ for t in "${targets[@]}"; do
 		failed=1
 	fi
 	# The last progress line: "fuzz: elapsed: 1m0s, execs: 123456 (2057/sec), new interesting: 12 (total: 40)".
-	execs=$(grep -oE 'execs: [0-9]+' "$out" | tail -1 | awk '{print $2}')
-	found=$(grep -oE 'new interesting: [0-9]+' "$out" | tail -1 | awk '{print $3}')
+	execs=$({ grep -oE 'execs: [0-9]+' "$out" || true; } | tail -1 | awk '{print $2}')
+	found=$({ grep -oE 'new interesting: [0-9]+' "$out" || true; } | tail -1 | awk '{print $3}')
 	echo "$result, ${execs:-0} executions"
 	rows+=("| $name | ./$dir | ${execs:-0} | ${found:-0} | $result |")
 	if [ "$result" = FAILED ]; then

@@ -2,7 +2,8 @@ package backend
 
 import (
 	"fmt"
-	"net/http/httptest"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ func FuzzJobQuery(f *testing.F) {
 		})
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		q, err := parseJobQuery(httptest.NewRequest("GET", "/api/v1/trainingjobs?"+raw, nil))
+		// The raw query as a server receives it (any bytes after "?").
+		q, err := parseJobQuery(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/api/v1/trainingjobs", RawQuery: raw}})
 		if err != nil {
 			return
 		}

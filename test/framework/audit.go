@@ -48,7 +48,7 @@ type AuditEvent struct {
 	UserAgent  string `json:"userAgent"`
 	// Received is when the API server received the request.
 	Received time.Time `json:"requestReceivedTimestamp"`
-	User       struct {
+	User     struct {
 		Username string `json:"username"`
 	} `json:"user"`
 	ObjectRef *struct {

@@ -179,6 +179,7 @@ func mpiJobAPI() ownedAPI {
 			status("replicaStatuses.Worker.failed", "Workers failed", "Worker pods that failed.", xStatusText),
 			status("startTime", "Start time", "When the job was first acknowledged (or resumed).", xTimestamp),
 			status("completionTime", "Completion time", "When the job finished.", xTimestamp),
+			status("observedGeneration", "Observed generation", "The spec generation the controller has acted on.", xStatusText),
 		},
 	}
 }

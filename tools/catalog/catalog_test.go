@@ -121,16 +121,16 @@ package: mpijob-platform
 defaultChannel: stable
 channels: [{name: candidate}, {name: fast}, {name: stable}]
 releases:
-- version: 0.9.0
-  channels: [candidate, fast]
-  bundleImage: mpijob-platform/mpijob-platform-operator-bundle:v0.9.0
-  operatorImage: mpijob-platform/mpijob-platform-operator:0.9.0
 - version: 1.0.0
-  channels: [candidate, fast, stable]
-  replaces: {candidate: 0.9.0, fast: 0.9.0}
-  skipRange: ">=0.9.0 <1.0.0"
+  channels: [candidate, fast]
   bundleImage: mpijob-platform/mpijob-platform-operator-bundle:v1.0.0
   operatorImage: mpijob-platform/mpijob-platform-operator:1.0.0
+- version: 1.1.0
+  channels: [candidate, fast, stable]
+  replaces: {candidate: 1.0.0, fast: 1.0.0}
+  skipRange: ">=1.0.0 <1.1.0"
+  bundleImage: mpijob-platform/mpijob-platform-operator-bundle:v1.1.0
+  operatorImage: mpijob-platform/mpijob-platform-operator:1.1.0
 `
 
 // TestTwoReleases renders a history with an earlier release into a scratch
@@ -139,8 +139,8 @@ releases:
 func TestTwoReleases(t *testing.T) {
 	root := t.TempDir()
 	copyDir(t, filepath.Join(repoRoot, "bundle"), filepath.Join(root, "bundle"))
-	for _, v := range []string{"0.9.0", "1.0.0"} {
-		copyDir(t, filepath.Join(repoRoot, releases.CRDsDir, "1.0.0"), filepath.Join(root, releases.CRDsDir, v))
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		copyDir(t, filepath.Join(repoRoot, releases.CRDsDir, "1.1.0"), filepath.Join(root, releases.CRDsDir, v))
 	}
 	if err := os.WriteFile(filepath.Join(root, releases.Path), []byte(twoReleases), 0o644); err != nil {
 		t.Fatal(err)
@@ -153,22 +153,22 @@ func TestTwoReleases(t *testing.T) {
 	}
 	cfg := decode(t, data)
 	want := map[string][]declcfg.ChannelEntry{
-		"candidate": {{Name: "mpijob-platform.v0.9.0"}, {Name: "mpijob-platform.v1.0.0", Replaces: "mpijob-platform.v0.9.0", SkipRange: ">=0.9.0 <1.0.0"}},
-		"fast":      {{Name: "mpijob-platform.v0.9.0"}, {Name: "mpijob-platform.v1.0.0", Replaces: "mpijob-platform.v0.9.0", SkipRange: ">=0.9.0 <1.0.0"}},
-		"stable":    {{Name: "mpijob-platform.v1.0.0", SkipRange: ">=0.9.0 <1.0.0"}},
+		"candidate": {{Name: "mpijob-platform.v1.0.0"}, {Name: "mpijob-platform.v1.1.0", Replaces: "mpijob-platform.v1.0.0", SkipRange: ">=1.0.0 <1.1.0"}},
+		"fast":      {{Name: "mpijob-platform.v1.0.0"}, {Name: "mpijob-platform.v1.1.0", Replaces: "mpijob-platform.v1.0.0", SkipRange: ">=1.0.0 <1.1.0"}},
+		"stable":    {{Name: "mpijob-platform.v1.1.0", SkipRange: ">=1.0.0 <1.1.0"}},
 	}
 	for _, c := range cfg.Channels {
 		if got, _ := json.Marshal(c.Entries); string(got) != mustJSON(t, want[c.Name]) {
 			t.Errorf("channel %s: %s, want %s", c.Name, got, mustJSON(t, want[c.Name]))
 		}
 	}
-	old := bundleNamed(t, cfg, "mpijob-platform.v0.9.0")
+	old := bundleNamed(t, cfg, "mpijob-platform.v1.0.0")
 	props, err := property.Parse(old.Properties)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(props.Packages) != 1 || props.Packages[0].Version != "0.9.0" || len(props.GVKs) != 2 || len(props.CSVMetadatas) != 0 {
-		t.Errorf("0.9.0 rebuilt from its snapshot: %+v", props)
+	if len(props.Packages) != 1 || props.Packages[0].Version != "1.0.0" || len(props.GVKs) != 2 || len(props.CSVMetadatas) != 0 {
+		t.Errorf("1.0.0 rebuilt from its snapshot: %+v", props)
 	}
 
 	// Once committed, an earlier release's entry is carried over as it is.
@@ -176,10 +176,10 @@ func TestTwoReleases(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	marked := strings.Replace(string(data), "- image: mpijob-platform/mpijob-platform-operator:0.9.0\n  name: manager\n",
-		"- image: mpijob-platform/mpijob-platform-operator:0.9.0\n  name: manager\n- image: mpijob-platform/mpijob-platform-sidecar:0.9.0\n  name: sidecar\n", 1)
+	marked := strings.Replace(string(data), "- image: mpijob-platform/mpijob-platform-operator:1.0.0\n  name: manager\n",
+		"- image: mpijob-platform/mpijob-platform-operator:1.0.0\n  name: manager\n- image: mpijob-platform/mpijob-platform-sidecar:1.0.0\n  name: sidecar\n", 1)
 	if marked == string(data) {
-		t.Fatal("test setup: 0.9.0's related images not found")
+		t.Fatal("test setup: 1.0.0's related images not found")
 	}
 	if err := os.WriteFile(dst, []byte(marked), 0o644); err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestTwoReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(again) != marked {
-		t.Errorf("the committed 0.9.0 entry was not carried over verbatim")
+		t.Errorf("the committed 1.0.0 entry was not carried over verbatim")
 	}
 	if err := ValidateDir(ctx, filepath.Join(root, "catalog")); err != nil {
 		t.Error(err)
@@ -198,15 +198,17 @@ func TestTwoReleases(t *testing.T) {
 
 func TestReleasesRules(t *testing.T) {
 	for name, tc := range map[string]struct{ yaml, want string }{
-		"missing replaces": {twoReleasesWith(`replaces: {candidate: 0.9.0, fast: 0.9.0}`, `replaces: {candidate: 0.9.0}`),
-			"in channel \"fast\" it must replace 0.9.0"},
-		"first in channel cannot replace": {twoReleasesWith(`replaces: {candidate: 0.9.0, fast: 0.9.0}`, `replaces: {candidate: 0.9.0, fast: 0.9.0, stable: 0.9.0}`),
-			"it is the first release of channel \"stable\" and cannot replace 0.9.0"},
-		"descending": {twoReleasesWith("- version: 1.0.0", "- version: 0.8.0"), "versions must ascend"},
+		"missing replaces": {twoReleasesWith(`replaces: {candidate: 1.0.0, fast: 1.0.0}`, `replaces: {candidate: 1.0.0}`),
+			"in channel \"fast\" it must replace 1.0.0"},
+		"first in channel cannot replace": {twoReleasesWith(`replaces: {candidate: 1.0.0, fast: 1.0.0}`, `replaces: {candidate: 1.0.0, fast: 1.0.0, stable: 1.0.0}`),
+			"it is the first release of channel \"stable\" and cannot replace 1.0.0"},
+		"descending": {twoReleasesWith("- version: 1.1.0", "- version: 0.9.0"), "versions must ascend"},
 		"unknown channel": {twoReleasesWith("channels: [candidate, fast, stable]\n  replaces", "channels: [candidate, fast, beta]\n  replaces"),
 			"channel \"beta\" is not declared"},
-		"skipRange includes itself": {twoReleasesWith(`skipRange: ">=0.9.0 <1.0.0"`, `skipRange: ">=0.9.0 <=1.0.0"`), "includes the release itself"},
+		"skipRange includes itself": {twoReleasesWith(`skipRange: ">=1.0.0 <1.1.0"`, `skipRange: ">=1.0.0 <=1.1.0"`), "includes the release itself"},
 		"unknown field":             {twoReleasesWith("skipRange:", "skipRanges:"), "unknown field"},
+		"short commit": {twoReleasesWith("operatorImage: mpijob-platform/mpijob-platform-operator:1.0.0\n", "operatorImage: mpijob-platform/mpijob-platform-operator:1.0.0\n  commit: e1e7bc0\n"),
+			"is not a full commit hash"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := releases.Parse([]byte(tc.yaml))

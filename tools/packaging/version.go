@@ -7,7 +7,7 @@ package packaging
 import "os"
 
 // Version is the platform's release version.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // DefaultImage is the operator image the chart, the bundle and the
 // kustomize bases refer to. IMG (make IMG=... bundle, or the environment)

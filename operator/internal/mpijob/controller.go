@@ -152,6 +152,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	err := r.sync(ctx, s)
 	if err != nil {
 		log.Error(err, "reconcile failed", "phase", mpijob.PhaseOf(job))
+	} else if s.job.Status.Conditions != nil && !isFinished(&orig.Status) {
+		// Acted on this spec; written with the pass's other changes. A
+		// job that had finished keeps its status as it was: an upgrade
+		// does not rewrite the whole history.
+		s.job.Status.ObservedGeneration = s.job.Generation
 	}
 	if requeue, uerr := r.writeStatus(ctx, s, orig); uerr != nil {
 		return ctrl.Result{}, errors.Join(err, uerr)

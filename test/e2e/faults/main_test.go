@@ -80,13 +80,13 @@ func envInt(name string, def int) int {
 
 // report is what one case counted.
 type report struct {
-	Case                        string
-	Injected                    string
-	Jobs                        int
-	DuplicateCreates, PodsLeft  int
-	Stuck                       int
-	WorstRecovery               string
-	Extra                       string
+	Case                       string
+	Injected                   string
+	Jobs                       int
+	DuplicateCreates, PodsLeft int
+	Stuck                      int
+	WorstRecovery              string
+	Extra                      string
 }
 
 var (

@@ -127,8 +127,16 @@ func TestSuspendRemovesPodsAndResumeRecreatesThem(t *testing.T) {
 	}
 	waitCondition(t, job, kubeflow.JobRunning)
 
+	running := waitCondition(t, job, kubeflow.JobRunning)
+	if running.Status.ObservedGeneration != running.Generation {
+		t.Errorf("status.observedGeneration = %d, want the generation %d", running.Status.ObservedGeneration, running.Generation)
+	}
 	setSuspend(t, job, true)
-	waitCondition(t, job, kubeflow.JobSuspended)
+	suspended := waitCondition(t, job, kubeflow.JobSuspended)
+	if suspended.Status.ObservedGeneration != suspended.Generation || suspended.Generation <= running.Generation {
+		t.Errorf("suspended: status.observedGeneration %d, generation %d (was %d): want the new generation observed",
+			suspended.Status.ObservedGeneration, suspended.Generation, running.Generation)
+	}
 	framework.Eventually(t, framework.DefaultTimeout, "no pods while suspended, launcher Job suspended", func(ctx context.Context) (bool, string, error) {
 		l := &batchv1.Job{}
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pause-launcher"}, l); err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 
 	"github.com/blang/semver/v4"
@@ -60,12 +61,18 @@ type Release struct {
 	OperatorImage string `json:"operatorImage"`
 	// Note says what the release brings, for people reading the history.
 	Note string `json:"note,omitempty"`
+	// Commit is the commit of this repository the release was cut from (40
+	// hex digits): its bundle/, chart and binaries build from there. The
+	// upgrade e2e builds the previous release from it.
+	Commit string `json:"commit,omitempty"`
 }
 
 // CSVName is the ClusterServiceVersion (and catalog bundle) name of version.
 func (f *File) CSVName(version string) string {
 	return f.Package + ".v" + version
 }
+
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // Load reads and validates root/upgrade/releases.yaml.
 func Load(root string) (*File, error) {
@@ -174,6 +181,9 @@ func (f *File) Validate() error {
 		}
 		if r.OperatorImage == "" {
 			add("%s: operatorImage is empty", where)
+		}
+		if r.Commit != "" && !fullCommit.MatchString(r.Commit) {
+			add("%s: commit %q is not a full commit hash (40 lowercase hex digits)", where, r.Commit)
 		}
 		if len(r.Channels) == 0 {
 			add("%s: is in no channel", where)

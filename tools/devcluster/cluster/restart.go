@@ -114,4 +114,3 @@ func (c *Cluster) waitServing(ctx context.Context, p *ProcessState) error {
 	}
 	return nil
 }
-

@@ -238,6 +238,12 @@ type JobStatus struct {
 	// write it (writing a timestamp on every pass costs an API write).
 	// +optional
 	LastReconcileTime *metav1.Time `json:"lastReconcileTime,omitempty"`
+
+	// ObservedGeneration is the metadata.generation of the spec this status
+	// describes: the controller has acted on every spec change up to it (a
+	// suspension, a resume). Not in upstream mpi-operator; since 1.1.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // ReplicaStatus counts the pods of one role.
