@@ -59,6 +59,12 @@ func StartManagerReplica(env *Env, name string, args ...string) (*Manager, error
 	if err != nil {
 		return nil, err
 	}
+	return StartManagerBinary(env, bin, name, args...)
+}
+
+// StartManagerBinary is StartManagerReplica with a manager binary built
+// elsewhere (an earlier release: BuildRelease).
+func StartManagerBinary(env *Env, bin, name string, args ...string) (*Manager, error) {
 	kubeconfig, err := env.managerKubeconfig(args)
 	if err != nil {
 		return nil, err
