@@ -55,11 +55,17 @@ func DeploymentReady(ctx context.Context, c client.Reader, ns, name string) (boo
 		return false, "", client.IgnoreNotFound(err)
 	}
 	want := ptr.Deref(d.Spec.Replicas, 1)
-	if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < want {
-		return false, fmt.Sprintf("Deployment %s/%s is rolling out (%d of %d updated)", d.Namespace, d.Name, d.Status.UpdatedReplicas, want), nil
+	// Rolled out as `kubectl rollout status` means it: every replica
+	// updated, no old one left, every updated one available. Until then
+	// old and new pods serve side by side (an upgrade half done), and the
+	// platform is not Ready.
+	st := d.Status
+	if st.ObservedGeneration < d.Generation || st.UpdatedReplicas < want || st.Replicas > st.UpdatedReplicas {
+		return false, fmt.Sprintf("Deployment %s/%s is rolling out (%d of %d updated, %d old left)",
+			d.Namespace, d.Name, st.UpdatedReplicas, want, max(st.Replicas-st.UpdatedReplicas, 0)), nil
 	}
 	for _, cond := range d.Status.Conditions {
-		if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue {
+		if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionTrue && st.AvailableReplicas >= st.UpdatedReplicas {
 			return true, fmt.Sprintf("Deployment %s/%s is Available (%d/%d ready)", d.Namespace, d.Name, d.Status.ReadyReplicas, want), nil
 		}
 	}

@@ -87,7 +87,7 @@ func TestReady(t *testing.T) {
 	in := inputs(platformv1.ConsoleSpec{})
 	dep := func(mut func(*appsv1.Deployment)) *appsv1.Deployment {
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: in.Namespace, Name: Name, Generation: 2}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1)}}
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 2, UpdatedReplicas: 1, ReadyReplicas: 1,
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
 			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}}
 		if mut != nil {
 			mut(d)
@@ -101,8 +101,8 @@ func TestReady(t *testing.T) {
 	}{
 		"missing":     {wantMsg: ""},
 		"available":   {obj: dep(nil), wantReady: true, wantMsg: "Deployment mpijob-system/mpijob-console is Available (1/1 ready)"},
-		"rolling out": {obj: dep(func(d *appsv1.Deployment) { d.Status.ObservedGeneration = 1 }), wantMsg: "Deployment mpijob-system/mpijob-console is rolling out (1 of 1 updated)"},
-		"unavailable": {obj: dep(func(d *appsv1.Deployment) { d.Status.Conditions = nil; d.Status.ReadyReplicas = 0 }), wantMsg: "Deployment mpijob-system/mpijob-console is not Available yet (0/1 ready)"},
+		"rolling out": {obj: dep(func(d *appsv1.Deployment) { d.Status.ObservedGeneration = 1 }), wantMsg: "Deployment mpijob-system/mpijob-console is rolling out (1 of 1 updated, 0 old left)"},
+		"unavailable": {obj: dep(func(d *appsv1.Deployment) { d.Status.Conditions = nil; d.Status.ReadyReplicas, d.Status.AvailableReplicas = 0, 0 }), wantMsg: "Deployment mpijob-system/mpijob-console is not Available yet (0/1 ready)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
