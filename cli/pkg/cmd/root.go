@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
-
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -27,6 +25,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
 // Version is set at link time (-ldflags "-X .../cli/pkg/cmd.Version=v1.2.3").

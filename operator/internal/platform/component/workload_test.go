@@ -24,11 +24,11 @@ func TestDeploymentReadyWaitsForTheWholeRollout(t *testing.T) {
 		want       bool
 		says       string
 	}{
-		"rolled out": {2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2, ReadyReplicas: 2, Conditions: available}, true, "Available (2/2 ready)"},
-		"new spec not seen yet": {3, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2, Conditions: available}, false, "rolling out"},
-		"one new pod, one old":  {2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 1, AvailableReplicas: 2, Conditions: available}, false, "1 of 2 updated"},
+		"rolled out":                             {2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2, ReadyReplicas: 2, Conditions: available}, true, "Available (2/2 ready)"},
+		"new spec not seen yet":                  {3, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2, Conditions: available}, false, "rolling out"},
+		"one new pod, one old":                   {2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 1, AvailableReplicas: 2, Conditions: available}, false, "1 of 2 updated"},
 		"both new, an old one still terminating": {2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 2, AvailableReplicas: 2, Conditions: available}, false, "1 old left"},
-		"both new, one not available yet": {2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 1, ReadyReplicas: 2, Conditions: available}, false, "not Available yet (2/2 ready)"},
+		"both new, one not available yet":        {2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 1, ReadyReplicas: 2, Conditions: available}, false, "not Available yet (2/2 ready)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := &appsv1.Deployment{

@@ -102,7 +102,10 @@ func TestReady(t *testing.T) {
 		"missing":     {wantMsg: ""},
 		"available":   {obj: dep(nil), wantReady: true, wantMsg: "Deployment mpijob-system/mpijob-console is Available (1/1 ready)"},
 		"rolling out": {obj: dep(func(d *appsv1.Deployment) { d.Status.ObservedGeneration = 1 }), wantMsg: "Deployment mpijob-system/mpijob-console is rolling out (1 of 1 updated, 0 old left)"},
-		"unavailable": {obj: dep(func(d *appsv1.Deployment) { d.Status.Conditions = nil; d.Status.ReadyReplicas, d.Status.AvailableReplicas = 0, 0 }), wantMsg: "Deployment mpijob-system/mpijob-console is not Available yet (0/1 ready)"},
+		"unavailable": {obj: dep(func(d *appsv1.Deployment) {
+			d.Status.Conditions = nil
+			d.Status.ReadyReplicas, d.Status.AvailableReplicas = 0, 0
+		}), wantMsg: "Deployment mpijob-system/mpijob-console is not Available yet (0/1 ready)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
