@@ -28,11 +28,12 @@ type Manager struct {
 	MetricsURL string
 	Log        string
 	// Name is the replica's pod name (POD_NAME), when it has one.
-	Name string
-	argv []string
-	env  []string
-	cmd  *exec.Cmd
-	done chan struct{}
+	Name     string
+	readyURL string
+	argv     []string
+	env      []string
+	cmd      *exec.Cmd
+	done     chan struct{}
 }
 
 // StartManager builds ./operator/cmd/manager and runs it against env with
@@ -81,6 +82,7 @@ func StartManagerBinary(env *Env, bin, name string, args ...string) (*Manager, e
 		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0]),
 		Log:        filepath.Join(env.Cluster.Dir, "logs", managerLogName(args)),
 		Name:       name,
+		readyURL:   fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]),
 		argv: append(append(base,
 			"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(ports[0]),
 			"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(ports[1]),
@@ -144,11 +146,10 @@ func (m *Manager) start() error {
 	done := make(chan struct{})
 	m.cmd, m.done = cmd, done
 	go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
-	probe := strings.Replace(flagValue(m.argv, "health-probe-bind-address", ""), "127.0.0.1:", "http://127.0.0.1:", 1) + "/readyz"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
-		resp, err := http.Get(probe) //nolint:gosec // a loopback URL of a manager we started
+		resp, err := http.Get(m.readyURL) //nolint:gosec // a loopback URL of a manager we started
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

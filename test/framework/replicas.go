@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,9 +240,7 @@ func LeaseHolder(ctx context.Context, env *Env, role string) (string, error) {
 
 // holderIs reports whether a Lease holder identity (POD_NAME_uuid) is the
 // replica's.
-func holderIs(holder, name string) bool {
-	return len(holder) > len(name) && holder[:len(name)] == name && holder[len(name)] == '_'
-}
+func holderIs(holder, name string) bool { return strings.HasPrefix(holder, name+"_") }
 
 // Stop stops every replica and the balancer.
 func (r *Replicas) Stop() {

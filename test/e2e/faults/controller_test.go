@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
 
@@ -162,7 +164,7 @@ func waitLeaderOtherThan(t *testing.T, since time.Time) (*framework.Manager, tim
 	var m *framework.Manager
 	var acquired time.Time
 	framework.Eventually(t, time.Minute, "a new leader", func(ctx context.Context) (bool, string, error) {
-		l, err := env.Clientset.CoordinationV1().Leases(framework.ProductNamespace).Get(ctx, framework.RoleController+".mpijob.io", metav1GetOptions)
+		l, err := env.Clientset.CoordinationV1().Leases(framework.ProductNamespace).Get(ctx, framework.RoleController+".mpijob.io", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error(), nil
 		}

@@ -174,7 +174,7 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 		s.mu.Unlock()
 		for _, j := range jobs.Items {
 			n, want := live[j.Name], s.workers[j.Name]
-			suspended := j.Spec.RunPolicy.Suspend != nil && *j.Spec.RunPolicy.Suspend
+			suspended := j.IsSuspended()
 			track(partialSince, s.partial, j.Name, n > 0 && n < want && !finished(&j), now)
 			track(suspendedSince, s.suspendedWithPods, j.Name, suspended && n > 0, now)
 			switch {

@@ -19,6 +19,7 @@ import (
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
+	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob/wrappers"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 	"github.com/mpijob-platform/mpijob-platform/tools/catalog/releases"
@@ -134,15 +135,6 @@ func LongJob(name string, d time.Duration) *kubeflow.MPIJob {
 		LauncherAnnotation(cluster.FinishAfterAnnotation, d.String()).Obj()
 }
 
-func hasCondition(j *kubeflow.MPIJob, c kubeflow.JobConditionType) bool {
-	for _, cond := range j.Status.Conditions {
-		if cond.Type == c && cond.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
-}
-
 // WaitJob waits until the team's job name has condition c.
 func WaitJob(t testing.TB, env *framework.Env, name string, c kubeflow.JobConditionType) *kubeflow.MPIJob {
 	t.Helper()
@@ -151,7 +143,7 @@ func WaitJob(t testing.TB, env *framework.Env, name string, c kubeflow.JobCondit
 		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: Team, Name: name}, got); err != nil {
 			return false, err.Error(), nil
 		}
-		return hasCondition(got, c), fmt.Sprintf("%+v", got.Status.Conditions), nil
+		return mpijob.TrueCondition(got, c) != nil, fmt.Sprintf("%+v", got.Status.Conditions), nil
 	})
 	return got
 }
