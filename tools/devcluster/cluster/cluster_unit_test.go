@@ -189,3 +189,26 @@ func TestKwokStagesParse(t *testing.T) {
 		t.Errorf("stages (-want +got):\n%s", diff)
 	}
 }
+
+// Ports come from below the ephemeral range, where no outgoing
+// connection can take one between the choice and the bind.
+func TestFreePortsAvoidEphemeralRange(t *testing.T) {
+	ports, err := FreePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	lo := ephemeralLow()
+	for _, p := range ports {
+		if seen[p] {
+			t.Errorf("port %d given twice", p)
+		}
+		seen[p] = true
+		if lo-10000 >= 1000 && (p < 10000 || p >= lo) {
+			t.Errorf("port %d is outside [10000, %d)", p, lo)
+		}
+	}
+	if len(ports) != 20 {
+		t.Errorf("%d ports, want 20", len(ports))
+	}
+}

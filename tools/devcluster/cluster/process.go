@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -127,10 +128,16 @@ func (p *ProcessState) logTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// FreePorts asks the kernel for n distinct free loopback ports. Another
-// process could take one before our component binds it; components then fail
-// to start with a clear "address already in use" in their log.
+// FreePorts returns n distinct loopback ports that are free now, chosen
+// below the kernel's ephemeral range (ip_local_port_range). A port from
+// that range can be taken at any moment as the source port of some
+// outgoing connection, and then a component that binds it, at start or
+// when a fault test restarts it, fails with "address already in use";
+// below the range only another server can take it. When the range leaves
+// too little room below it, the kernel picks (port 0).
 func FreePorts(n int) ([]int, error) {
+	lo := ephemeralLow()
+	const floor = 10000
 	ports := make([]int, 0, n)
 	var listeners []net.Listener
 	defer func() {
@@ -138,15 +145,40 @@ func FreePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if lo-floor >= 1000 && tries < 1000 {
+			addr = "127.0.0.1:" + strconv.Itoa(floor+mrand.IntN(lo-floor))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
+			if addr != "127.0.0.1:0" {
+				continue // taken: draw another
+			}
 			return nil, err
 		}
 		listeners = append(listeners, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return lo
 }
 
 // Listening returns the TCP ports on which the process listens, read from
