@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -104,6 +105,10 @@ type state struct {
 	afterWrite []func()
 	requeue    time.Duration
 	now        metav1.Time
+	// predecessor names a child of a deleted MPIJob of the same name that
+	// the garbage collector has not removed yet: the pass creates nothing
+	// and looks again shortly.
+	predecessor string
 }
 
 type event struct{ kind, reason, message string }
@@ -230,6 +235,9 @@ func (r *Reconciler) sync(ctx context.Context, s *state) error {
 	if err := r.observe(ctx, s); err != nil {
 		return fmt.Errorf("reading the job's children: %w", err)
 	}
+	if s.predecessor != "" && !isFinished(&job.Status) {
+		return r.waitForPredecessor(ctx, s)
+	}
 	if isFinished(&job.Status) {
 		return r.finishing(ctx, s)
 	}
@@ -256,6 +264,9 @@ func (r *Reconciler) sync(ctx context.Context, s *state) error {
 	} {
 		if err := phase.sync(ctx, s); err != nil {
 			return fmt.Errorf("syncing %s: %w", phase.what, err)
+		}
+		if s.predecessor != "" {
+			return r.waitForPredecessor(ctx, s)
 		}
 	}
 	r.updateStatus(s)
@@ -292,6 +303,8 @@ func (r *Reconciler) observe(ctx context.Context, s *state) error {
 			}
 		case p.Labels[kubeflow.JobRoleLabel] == kubeflow.RoleLauncher:
 			s.lPods = append(s.lPods, p)
+		case predecessorOf(&p, job):
+			s.predecessor = "Pod " + p.Name
 		}
 	}
 	r.expect.observed(s.key, present, terminating, s.now.Time)
@@ -303,7 +316,7 @@ func (r *Reconciler) observe(ctx context.Context, s *state) error {
 	case err != nil:
 		return err
 	case !metav1.IsControlledBy(launcher, job):
-		return r.foreignChild(s, "Job", launcher.Name)
+		return r.foreignChild(s, "Job", launcher)
 	default:
 		s.launcher = launcher
 		// Only pods of this Job count (a Job of the same name from an
@@ -319,12 +332,41 @@ func (r *Reconciler) observe(ctx context.Context, s *state) error {
 	return nil
 }
 
-// foreignChild reports a child name taken by an object we do not control.
-func (r *Reconciler) foreignChild(s *state, kind, name string) error {
+// foreignChild reports a child name taken by an object we do not control:
+// the job fails, unless the object is a child of a deleted MPIJob of the
+// same name (deleted and created again, as pipelines do), which the
+// garbage collector is about to remove: then the job waits for it.
+func (r *Reconciler) foreignChild(s *state, kind string, obj metav1.Object) error {
+	name := obj.GetName()
+	if predecessorOf(obj, s.job) {
+		s.predecessor = kind + " " + name
+		return nil
+	}
 	msg := fmt.Sprintf("%s %s/%s exists and is not controlled by this MPIJob: rename the job or delete the %s", kind, s.job.Namespace, name, kind)
 	s.eventf(corev1.EventTypeWarning, "ErrResourceExists", "%s", msg)
 	setCondition(&s.job.Status, kubeflow.JobFailed, corev1.ConditionTrue, "ErrResourceExists", msg, s.now)
 	return nil
+}
+
+// waitForPredecessor ends a pass that found a child of a deleted MPIJob of
+// the same name: nothing more is created until the garbage collector has
+// removed it.
+func (r *Reconciler) waitForPredecessor(ctx context.Context, s *state) error {
+	log.FromContext(ctx).Info("waiting for the garbage collector to remove a child of a deleted MPIJob of the same name", "child", s.predecessor)
+	s.requeueAfter(time.Second)
+	return nil
+}
+
+// predecessorOf says whether obj is controlled by an MPIJob of job's name
+// other than job: one deleted before job was created, whose children the
+// garbage collector is removing.
+func predecessorOf(obj metav1.Object, job *kubeflow.MPIJob) bool {
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil || ref.Kind != kubeflow.SchemeGroupVersionKind.Kind || ref.Name != job.Name || ref.UID == job.UID {
+		return false
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && gv.Group == kubeflow.SchemeGroupVersion.Group
 }
 
 // syncSSHSecret makes sure the job's SSH Secret exists. Secrets are not
@@ -368,7 +410,7 @@ func (r *Reconciler) findSSHSecret(ctx context.Context, s *state) (found bool, e
 	case err != nil:
 		return false, err
 	case !metav1.IsControlledBy(live, s.job):
-		return true, r.foreignChild(s, "Secret", live.Name)
+		return true, r.foreignChild(s, "Secret", live)
 	}
 	r.expect.setSecretKnown(s.key, s.job.UID)
 	return true, nil
@@ -399,7 +441,7 @@ func (r *Reconciler) ensureChild(ctx context.Context, s *state, name string, exi
 	case err != nil:
 		return err
 	case !metav1.IsControlledBy(existing, s.job):
-		return r.foreignChild(s, kind, name)
+		return r.foreignChild(s, kind, existing)
 	}
 	return nil
 }
@@ -429,7 +471,7 @@ func (r *Reconciler) createChild(ctx context.Context, s *state, obj client.Objec
 		return client.IgnoreNotFound(err)
 	}
 	if !metav1.IsControlledBy(live, s.job) {
-		return r.foreignChild(s, kind, obj.GetName())
+		return r.foreignChild(s, kind, live)
 	}
 	r.expect.expectCreate(s.key, ekey, s.now.Time)
 	if live.GetLabels()[kubeflow.OperatorNameLabel] != kubeflow.OperatorName {
@@ -456,7 +498,7 @@ func (r *Reconciler) syncConfigMap(ctx context.Context, s *state) error {
 		return err
 	}
 	if !metav1.IsControlledBy(existing, s.job) {
-		return r.foreignChild(s, "ConfigMap", existing.Name)
+		return r.foreignChild(s, "ConfigMap", existing)
 	}
 	if apiequality.Semantic.DeepEqual(existing.Data, desired.Data) {
 		return nil

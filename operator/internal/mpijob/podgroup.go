@@ -284,7 +284,7 @@ func (r *Reconciler) syncPodGroup(ctx context.Context, s *state) error {
 	case err != nil:
 		return fmt.Errorf("reading PodGroup %s: %w", desired.GetName(), err)
 	case !metav1.IsControlledBy(live, s.job):
-		return r.foreignChild(s, "PodGroup", desired.GetName())
+		return r.foreignChild(s, "PodGroup", live)
 	}
 	if mergePodGroupSpec(live, desired) {
 		if err := r.Client.Update(ctx, live); err != nil {

@@ -156,6 +156,44 @@ func TestSuspendRemovesPodsAndResumeRecreatesThem(t *testing.T) {
 	}
 }
 
+// A finished job deleted and created again at once under the same name
+// (what CI pipelines do) runs: the new job waits until the garbage
+// collector has removed the old one's children instead of failing on
+// them, and none of the old children is taken over.
+func TestRecreatedJobWaitsForItsPredecessorsChildren(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "again")
+	first := simpleJob(ns, "nightly", 2)
+	finishLauncher(first, "1s", 0)
+	if err := env.Client.Create(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	old := waitCondition(t, first, kubeflow.JobSucceeded)
+	if err := env.Client.Delete(ctx, old, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	second := simpleJob(ns, "nightly", 2)
+	finishLauncher(second, "1s", 0)
+	framework.Eventually(t, framework.DefaultTimeout, "the job created again", func(ctx context.Context) (bool, string, error) {
+		err := env.Client.Create(ctx, second.DeepCopy())
+		return err == nil, fmt.Sprint(err), client.IgnoreAlreadyExists(err)
+	})
+	got := waitCondition(t, second, kubeflow.JobSucceeded)
+	if got.UID == old.UID {
+		t.Fatal("the second job is the first one")
+	}
+	if c := condition(got, kubeflow.JobFailed); c != nil && c.Status == corev1.ConditionTrue {
+		t.Errorf("the second job failed: %+v", c)
+	}
+	l := &batchv1.Job{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nightly-launcher"}, l); err != nil {
+		t.Fatal(err)
+	}
+	if !metav1.IsControlledBy(l, got) {
+		t.Errorf("the launcher Job is controlled by %v, not the second job %s", metav1.GetControllerOf(l), got.UID)
+	}
+}
+
 func TestTTLDeletesTheWholeJob(t *testing.T) {
 	ctx := context.Background()
 	ns := env.CreateNamespace(t, "ttl")
