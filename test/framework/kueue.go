@@ -62,3 +62,17 @@ func (e *Env) CreateGPUQueueWith(t testing.TB, ns, localQueue string, gpus int, 
 	}
 	return cq
 }
+
+// CreateWorkloadPriorityClass makes Kueue WorkloadPriorityClass name with
+// value, deleted when the test ends.
+func (e *Env) CreateWorkloadPriorityClass(t testing.TB, name string, value int64) {
+	t.Helper()
+	u := &unstructured.Unstructured{Object: map[string]any{"value": value}}
+	u.SetAPIVersion("kueue.x-k8s.io/v1beta2")
+	u.SetKind("WorkloadPriorityClass")
+	u.SetName(name)
+	if err := e.Client.Create(context.Background(), u); err != nil {
+		t.Fatalf("creating WorkloadPriorityClass %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), u) })
+}

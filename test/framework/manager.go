@@ -229,22 +229,12 @@ const WebhookNamespace = "mpijob-system"
 // into the configurations' caBundle. Every MPIJob created afterwards goes
 // through the webhooks over TLS.
 func StartManagerWithWebhooks(env *Env, args ...string) (*Manager, error) {
-	repo, _, err := paths()
-	if err != nil {
-		return nil, err
-	}
 	ports, err := cluster.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: WebhookNamespace}}
-	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
-	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	if err := cluster.InstallLocalWebhooks(ctx, env.Config, repo, "https://"+addr); err != nil {
+	if err := env.installWebhooksAt("https://" + addr); err != nil {
 		return nil, err
 	}
 	certDir, err := os.MkdirTemp("", "webhook-certs-")
@@ -257,6 +247,23 @@ func StartManagerWithWebhooks(env *Env, args ...string) (*Manager, error) {
 		"--webhook-cert-secret=" + WebhookNamespace + "/mpijob-webhook-cert",
 		"--webhook-cert-names=127.0.0.1",
 	}, args...)...)
+}
+
+// installWebhooksAt registers the platform's webhook configurations with
+// url as their endpoint, and makes the namespace of the self-managed
+// certificate's Secret.
+func (e *Env) installWebhooksAt(url string) error {
+	repo, _, err := paths()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: WebhookNamespace}}
+	if err := e.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return cluster.InstallLocalWebhooks(ctx, e.Config, repo, url)
 }
 
 // APIWrites sums the POST, PUT, PATCH and DELETE requests a manager made,

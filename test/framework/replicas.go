@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -134,21 +133,11 @@ type Replicas struct {
 // configurations at a Balancer in front of their webhook ports, and
 // waits until each is ready. args go to every replica.
 func StartControllerReplicas(env *Env, n int, args ...string) (*Replicas, error) {
-	repo, _, err := paths()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: WebhookNamespace}}
-	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
-	}
 	lb, err := NewBalancer()
 	if err != nil {
 		return nil, err
 	}
-	if err := cluster.InstallLocalWebhooks(ctx, env.Config, repo, "https://"+lb.Addr); err != nil {
+	if err := env.installWebhooksAt("https://" + lb.Addr); err != nil {
 		lb.Close()
 		return nil, err
 	}

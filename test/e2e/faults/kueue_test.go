@@ -10,7 +10,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -30,19 +29,8 @@ func TestKueuePreemptionStormAndRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ns := env.CreateNamespace(t, "storm")
-	for _, pc := range []struct {
-		name  string
-		value int64
-	}{{ns + "-low", 10}, {ns + "-high", 1000}} {
-		u := &unstructured.Unstructured{Object: map[string]any{"value": pc.value}}
-		u.SetAPIVersion("kueue.x-k8s.io/v1beta2")
-		u.SetKind("WorkloadPriorityClass")
-		u.SetName(pc.name)
-		if err := env.Client.Create(ctx, u); err != nil {
-			t.Fatalf("creating WorkloadPriorityClass %s: %v", pc.name, err)
-		}
-		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), u) })
-	}
+	env.CreateWorkloadPriorityClass(t, ns+"-low", 10)
+	env.CreateWorkloadPriorityClass(t, ns+"-high", 1000)
 	const quota = 16
 	env.CreateGPUQueueWith(t, ns, "team", quota, map[string]any{"preemption": map[string]any{"withinClusterQueue": "LowerPriority"}})
 

@@ -18,7 +18,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/cli"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -33,6 +32,7 @@ import (
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/test/framework/helmaction"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 	"github.com/mpijob-platform/mpijob-platform/tools/packaging"
 )
@@ -57,13 +57,7 @@ func TestMain(m *testing.M) {
 
 func helmConfig(t *testing.T) *action.Configuration {
 	t.Helper()
-	settings := cli.New()
-	settings.KubeConfig = env.Kubeconfig
-	cfg := &action.Configuration{}
-	if err := cfg.Init(settings.RESTClientGetter(), namespace, "secret", t.Logf); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return helmaction.Config(t, env.Kubeconfig, namespace)
 }
 
 func chartValues(networkPolicy string, replicas int) map[string]any {

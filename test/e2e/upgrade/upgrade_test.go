@@ -21,7 +21,6 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/cli"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
@@ -30,6 +29,7 @@ import (
 	platformv1 "github.com/mpijob-platform/mpijob-platform/operator/api/platform/v1alpha1"
 	"github.com/mpijob-platform/mpijob-platform/test/e2e/upgrade/steps"
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
+	"github.com/mpijob-platform/mpijob-platform/test/framework/helmaction"
 	"github.com/mpijob-platform/mpijob-platform/tools/devcluster/cluster"
 	"github.com/mpijob-platform/mpijob-platform/tools/packaging"
 )
@@ -54,13 +54,7 @@ func TestMain(m *testing.M) {
 
 func helmConfig(t *testing.T) *action.Configuration {
 	t.Helper()
-	settings := cli.New()
-	settings.KubeConfig = env.Kubeconfig
-	cfg := &action.Configuration{}
-	if err := cfg.Init(settings.RESTClientGetter(), namespace, "secret", t.Logf); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return helmaction.Config(t, env.Kubeconfig, namespace)
 }
 
 // values install the platform with the suites' queues.
