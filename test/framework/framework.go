@@ -165,6 +165,7 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 	if teardown != nil {
 		teardown()
 	}
+	removeManagerBinary()
 	// The product runs as its own ServiceAccounts: any request the
 	// apiserver refused them is a permission the chart and the bundle do
 	// not ship, whether or not a test noticed.

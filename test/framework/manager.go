@@ -103,6 +103,14 @@ var managerBuild struct {
 	err  error
 }
 
+// removeManagerBinary deletes the binary managerBinary built (54 MB a
+// test package; left in the temp folder they once filled a disk).
+func removeManagerBinary() {
+	if managerBuild.bin != "" {
+		_ = os.RemoveAll(filepath.Dir(managerBuild.bin))
+	}
+}
+
 // managerBinary builds the manager once per test process.
 func managerBinary() (string, error) {
 	managerBuild.once.Do(func() {
@@ -237,7 +245,7 @@ func StartManagerWithWebhooks(env *Env, args ...string) (*Manager, error) {
 	if err := env.installWebhooksAt("https://" + addr); err != nil {
 		return nil, err
 	}
-	certDir, err := os.MkdirTemp("", "webhook-certs-")
+	certDir, err := os.MkdirTemp(env.Cluster.Dir, "webhook-certs-")
 	if err != nil {
 		return nil, err
 	}

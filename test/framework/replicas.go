@@ -148,7 +148,7 @@ func StartControllerReplicas(env *Env, n int, args ...string) (*Replicas, error)
 		return nil, err
 	}
 	for i := range n {
-		certDir, err := os.MkdirTemp("", "webhook-certs-")
+		certDir, err := os.MkdirTemp(env.Cluster.Dir, "webhook-certs-")
 		if err != nil {
 			r.Stop()
 			return nil, err
