@@ -14,15 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -83,17 +80,7 @@ func TestHelmUpgradeWithRunningJobsAndRollback(t *testing.T) {
 	if oldChart.Metadata.Version == newChart.Metadata.Version {
 		t.Fatalf("the previous release's chart (%s) and this one have the same version", oldChart.Metadata.Version)
 	}
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: steps.Team}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.RestrictedNamespace(ctx, namespace); err != nil {
-		t.Fatal(err)
-	}
-	ports, err := cluster.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webhookAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	webhookAddr := steps.Prepare(t, env, namespace)
 
 	// N-1: installed, running jobs.
 	install := action.NewInstall(helmConfig(t))
@@ -105,15 +92,7 @@ func TestHelmUpgradeWithRunningJobsAndRollback(t *testing.T) {
 	defer func() { running.Stop() }()
 	before := steps.WaitPlatformReady(t, env)
 	jobs := []string{"before-a", "before-b"}
-	for _, name := range jobs {
-		if err := env.Client.Create(ctx, steps.LongJob(name, 60*time.Second)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, name := range jobs {
-		steps.WaitJob(t, env, name, kubeflow.JobRunning)
-	}
-	pods := steps.PodUIDs(t, env)
+	pods := steps.RunJobs(t, env, 60*time.Second, jobs...)
 	t.Logf("%s running with %d pods", prev.Version, len(pods))
 
 	// N: the CRDs first, as the docs say, then helm upgrade; the old pods
@@ -129,14 +108,8 @@ func TestHelmUpgradeWithRunningJobsAndRollback(t *testing.T) {
 	}
 	running.Stop()
 	running = steps.Start(t, env, framework.CurrentManager(t), namespace, packaging.OperatorName, webhookAddr)
-	after := steps.WaitPlatformReady(t, env)
-	if diff := steps.SpecDiff(before, after); diff != "" {
-		t.Errorf("the MPIJobPlatform's settings changed in the upgrade:\n%s", diff)
-	}
 	// The new status field reaches the jobs that started before.
-	for _, name := range jobs {
-		steps.WaitObservedGeneration(t, env, name)
-	}
+	steps.CheckUpgraded(t, env, before, jobs...)
 	if err := env.Client.Create(ctx, steps.LongJob("after-upgrade", 20*time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,17 +229,7 @@ func TestOLMUpgradeWithRunningJobs(t *testing.T) {
 	if newBundle.csv.Spec.Replaces != "" && newBundle.csv.Spec.Replaces != oldBundle.csv.Name {
 		t.Errorf("%s replaces %s, want %s", newBundle.csv.Name, newBundle.csv.Spec.Replaces, oldBundle.csv.Name)
 	}
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: steps.Team}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.RestrictedNamespace(ctx, namespace); err != nil {
-		t.Fatal(err)
-	}
-	ports, err := cluster.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webhookAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	webhookAddr := steps.Prepare(t, env, namespace)
 
 	// N-1 through its bundle; the user creates the MPIJobPlatform, as
 	// after an install from OperatorHub.
@@ -256,27 +245,14 @@ func TestOLMUpgradeWithRunningJobs(t *testing.T) {
 	defer func() { running.Stop() }()
 	before := steps.WaitPlatformReady(t, env)
 	jobs := []string{"before-a", "before-b"}
-	for _, name := range jobs {
-		if err := env.Client.Create(ctx, steps.LongJob(name, 45*time.Second)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, name := range jobs {
-		steps.WaitJob(t, env, name, kubeflow.JobRunning)
-	}
-	pods := steps.PodUIDs(t, env)
+	pods := steps.RunJobs(t, env, 45*time.Second, jobs...)
 
 	// N: the new CSV's objects, then the old operator's pods give way.
 	install(t, newBundle, oldBundle.csv.Name)
 	running.Stop()
 	running = steps.Start(t, env, framework.CurrentManager(t), namespace, operatorAccount(t, newBundle), webhookAddr)
-	after := steps.WaitPlatformReady(t, env)
-	if diff := steps.SpecDiff(before, after); diff != "" {
-		t.Errorf("the MPIJobPlatform's settings changed in the upgrade:\n%s", diff)
-	}
-	for _, name := range jobs {
-		steps.WaitObservedGeneration(t, env, name)
-	}
+	// The new status field reaches the jobs that started before.
+	steps.CheckUpgraded(t, env, before, jobs...)
 	leftover := &rbacv1.ClusterRoleList{}
 	if err := env.Client.List(ctx, leftover); err != nil {
 		t.Fatal(err)

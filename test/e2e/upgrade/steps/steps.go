@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -206,4 +208,52 @@ func SpecDiff(before, after *platformv1.MPIJobPlatform) string {
 		out = append(out, fmt.Sprintf("mpiJobController.replicas: %d -> %d", before.Spec.MPIJobController.Replicas, after.Spec.MPIJobController.Replicas))
 	}
 	return strings.Join(out, "\n")
+}
+
+// Prepare makes the team's namespace and the operator's (restricted, as
+// the install docs ask) and returns the loopback address the webhooks of
+// both releases will serve on.
+func Prepare(t testing.TB, env *framework.Env, namespace string) (webhookAddr string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Team}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.RestrictedNamespace(ctx, namespace); err != nil {
+		t.Fatal(err)
+	}
+	ports, err := cluster.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "127.0.0.1:" + strconv.Itoa(ports[0])
+}
+
+// RunJobs creates the team's jobs names, each running for d, waits until
+// they run and returns the UIDs of the pods they run with.
+func RunJobs(t testing.TB, env *framework.Env, d time.Duration, names ...string) map[string]types.UID {
+	t.Helper()
+	for _, name := range names {
+		if err := env.Client.Create(context.Background(), LongJob(name, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		WaitJob(t, env, name, kubeflow.JobRunning)
+	}
+	return PodUIDs(t, env)
+}
+
+// CheckUpgraded waits for the upgraded platform to be Ready with the
+// settings it had before, and for the new release's status field on the
+// jobs that ran across the upgrade.
+func CheckUpgraded(t testing.TB, env *framework.Env, before *platformv1.MPIJobPlatform, jobs ...string) {
+	t.Helper()
+	after := WaitPlatformReady(t, env)
+	if diff := SpecDiff(before, after); diff != "" {
+		t.Errorf("the MPIJobPlatform's settings changed in the upgrade:\n%s", diff)
+	}
+	for _, name := range jobs {
+		WaitObservedGeneration(t, env, name)
+	}
 }
