@@ -124,9 +124,16 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 		fmt.Fprintln(os.Stderr, "framework:", err)
 		return 1
 	}
+	// MPIJOB_KUBE=oldest runs the package on the oldest Kubernetes the
+	// product supports (make test runs a core subset of packages so).
+	kube, err := cluster.KubeFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "framework:", err)
+		return 1
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout()+startTimeout)
 	c, err := cluster.Start(ctx, cluster.Options{
-		Dir: dir, RepoRoot: repo, CacheDir: cache,
+		Dir: dir, RepoRoot: repo, CacheDir: cache, Kube: kube,
 		GPUNodes: opts.GPUNodes, CPUNodes: opts.CPUNodes, ProcessNodes: opts.ProcessNodes, WithoutKueue: opts.WithoutKueue,
 		CRDDirs: crdDirs, APIServerArgs: append(audit, opts.APIServerArgs...), Progress: os.Stderr,
 	})
@@ -150,6 +157,10 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 	}()
 	*env, err = newEnv(c.Config)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "framework:", err)
+		return 1
+	}
+	if err := checkServerVersion((*env).Clientset, c.Binaries.KubeVersion); err != nil {
 		fmt.Fprintln(os.Stderr, "framework:", err)
 		return 1
 	}
@@ -183,6 +194,21 @@ func RunWithCluster(m *testing.M, opts ClusterOptions, env **Env) int {
 		code = 1
 	}
 	return code
+}
+
+// checkServerVersion makes sure the suite runs on the Kubernetes it asked
+// for: a test that believes it ran on the oldest supported version but did
+// not would prove nothing.
+func checkServerVersion(cs kubernetes.Interface, want string) error {
+	got, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("reading the API server's version: %w", err)
+	}
+	if got.GitVersion != want {
+		return fmt.Errorf("the API server is %s, want %s", got.GitVersion, want)
+	}
+	fmt.Fprintf(os.Stderr, "framework: dev cluster runs Kubernetes %s\n", got.GitVersion)
+	return nil
 }
 
 // StartControlPlane starts etcd and kube-apiserver through envtest with the

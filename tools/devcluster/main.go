@@ -70,6 +70,17 @@ func main() {
 	}
 }
 
+// kubeBuild maps --kube to the cluster package's name of that build.
+func kubeBuild(flagValue string) (string, error) {
+	switch flagValue {
+	case "current":
+		return cluster.KubeCurrent, nil
+	case "oldest":
+		return cluster.KubeOldest, nil
+	}
+	return "", usageError{fmt.Sprintf("--kube=%q: want current or oldest", flagValue)}
+}
+
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
@@ -83,6 +94,7 @@ func run(args []string) error {
 	crds := fs.String("crds", "", "comma-separated folders of CRD manifests to install before Kueue starts (default: config/crd/bases when it exists)")
 	dir := fs.String("dir", "", "cluster folder (default <cache>/devcluster)")
 	webhookURL := fs.String("url", "", "webhooks: base URL of the manager's webhook server, e.g. https://127.0.0.1:9443")
+	kube := fs.String("kube", "current", "build/up: the Kubernetes to build or run: current (tools/cluster/kube) or oldest (tools/cluster/kube-oldest, the oldest minor the product supports)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -111,9 +123,17 @@ func run(args []string) error {
 
 	switch cmd {
 	case "build":
-		_, err := cluster.EnsureBinaries(ctx, cluster.BuildOptions{RepoRoot: repo, CacheDir: cache, Progress: os.Stdout})
+		k, err := kubeBuild(*kube)
+		if err != nil {
+			return err
+		}
+		_, err = cluster.EnsureBinaries(ctx, cluster.BuildOptions{RepoRoot: repo, CacheDir: cache, Progress: os.Stdout, Kube: k})
 		return err
 	case "up":
+		k, err := kubeBuild(*kube)
+		if err != nil {
+			return err
+		}
 		crdDirs := splitList(*crds)
 		if *crds == "" {
 			if st, err := os.Stat(filepath.Join(repo, "config", "crd", "bases")); err == nil && st.IsDir() {
@@ -130,10 +150,10 @@ func run(args []string) error {
 				return err
 			}
 		}
-		_, err := cluster.Start(ctx, cluster.Options{
+		_, err = cluster.Start(ctx, cluster.Options{
 			Dir: *dir, RepoRoot: repo, CacheDir: cache,
 			GPUNodes: *gpuNodes, CPUNodes: *cpuNodes, ProcessNodes: *processNodes, WithoutKueue: *noKueue,
-			CRDDirs: crdDirs, Detach: true, Progress: os.Stdout,
+			CRDDirs: crdDirs, Detach: true, Progress: os.Stdout, Kube: k,
 		})
 		if err != nil {
 			return err

@@ -248,6 +248,37 @@ func TestInvalidJobsAreRejectedWithFieldPaths(t *testing.T) {
 	}
 }
 
+// The job's name is also its headless Service's, and Kubernetes before 1.34
+// refuses Service names that start with a digit: on those versions a job
+// named 1job would run without its Service (no hostnames, no MPI). The
+// platform refuses such names on every version, so that a manifest that
+// works on one cluster works on all (make test runs this package on the
+// oldest Kubernetes supported as well).
+func TestNamesEveryKubernetesCanGiveAServiceOnly(t *testing.T) {
+	ctx := context.Background()
+	ns := env.CreateNamespace(t, "names")
+	err := dataScientist(t, ns).Client.Create(ctx, gpuJob(ns, "1job", 1, 1, "1s"))
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "must be a DNS-1035 label") {
+		t.Errorf("a job named 1job: %v, want Invalid naming DNS-1035", err)
+	}
+	v, err := env.Clientset.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	minor, err := strconv.Atoi(strings.TrimSuffix(v.Minor, "+"))
+	if err != nil {
+		t.Fatalf("server minor version %q: %v", v.Minor, err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "1job"}, Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone}}
+	err = env.Client.Create(ctx, svc)
+	if minor < 34 && !apierrors.IsInvalid(err) {
+		t.Errorf("Kubernetes %s accepted a Service named 1job (%v): the reason for the rule is gone", v.GitVersion, err)
+	}
+	if minor >= 34 && err != nil {
+		t.Errorf("Kubernetes %s refused a Service named 1job: %v", v.GitVersion, err)
+	}
+}
+
 func TestUnknownQueueListsTheRealOnes(t *testing.T) {
 	ns := env.CreateNamespace(t, "unknown-queue")
 	createQueues(t, ns, 8, "gpus", "cpus")

@@ -86,9 +86,48 @@ func waitCondition(t *testing.T, condType string, status metav1.ConditionStatus,
 		if c == nil || last.Status.ObservedGeneration != last.Generation {
 			return false, fmt.Sprintf("observedGeneration %d of %d, conditions %+v", last.Status.ObservedGeneration, last.Generation, last.Status.Conditions), nil
 		}
-		return c.Status == status && (reason == "" || c.Reason == reason), fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message), nil
+		ok := c.Status == status && (reason == "" || c.Reason == reason)
+		msg := fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
+		if !ok && strings.Contains(c.Message, "rolling out") {
+			msg += "; " + rollout(ctx)
+		}
+		return ok, msg, nil
 	})
 	return last
+}
+
+// rollout describes the controller's ReplicaSets and pods, for a failure
+// message that says why a rollout does not finish.
+func rollout(ctx context.Context) string {
+	var b strings.Builder
+	d := &appsv1.Deployment{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: platformNamespace, Name: "mpijob-controller"}, d); err == nil {
+		fmt.Fprintf(&b, "Deployment %s: generation %d, status %+v; ", d.UID, d.Generation, d.Status)
+	}
+	sets := &appsv1.ReplicaSetList{}
+	pods := &corev1.PodList{}
+	if err := env.Client.List(ctx, sets, client.InNamespace(platformNamespace)); err != nil {
+		return err.Error()
+	}
+	if err := env.Client.List(ctx, pods, client.InNamespace(platformNamespace)); err != nil {
+		return err.Error()
+	}
+	for _, rs := range sets.Items {
+		owner := ""
+		if ref := metav1.GetControllerOf(&rs); ref != nil {
+			owner = string(ref.UID)
+		}
+		fmt.Fprintf(&b, "ReplicaSet %s (owner %s, deleting %t): spec %d, status %d, ready %d, available %d; ",
+			rs.Name, owner, rs.DeletionTimestamp != nil, ptr.Deref(rs.Spec.Replicas, 0), rs.Status.Replicas, rs.Status.ReadyReplicas, rs.Status.AvailableReplicas)
+	}
+	for _, p := range pods.Items {
+		ready := false
+		for _, c := range p.Status.Conditions {
+			ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
+		}
+		fmt.Fprintf(&b, "pod %s on %q: %s, ready %t, deleting %t; ", p.Name, p.Spec.NodeName, p.Status.Phase, ready, p.DeletionTimestamp != nil)
+	}
+	return b.String()
 }
 
 func createNamespace(t *testing.T, name string, labels map[string]string) {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -49,15 +50,10 @@ var toolModules = []toolModule{
 		binaries:   []binary{{"etcd", "go.etcd.io/etcd/server/v3"}},
 	},
 	{
-		name:       "kube",
+		name:       KubeCurrent,
 		mainModule: "k8s.io/kubernetes",
-		binaries: []binary{
-			{"kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"},
-			{"kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"},
-			{"kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"},
-			{"kubectl", "k8s.io/kubernetes/cmd/kubectl"},
-		},
-		ldflags: kubeLDFlags,
+		binaries:   append(controlPlane, binary{"kubectl", "k8s.io/kubernetes/cmd/kubectl"}),
+		ldflags:    kubeLDFlags,
 	},
 	{
 		name:       "kwok",
@@ -70,6 +66,46 @@ var toolModules = []toolModule{
 		binaries:   []binary{{"kueue", "sigs.k8s.io/kueue/cmd/kueue"}},
 		extra:      copyKueueManifests,
 	},
+}
+
+// The Kubernetes builds a cluster can run: the current one (tools/cluster/kube,
+// every test) and the oldest minor the product claims to support
+// (tools/cluster/kube-oldest, a core subset of the e2e suites; see
+// docs/operations/install.md). The oldest build has no kubectl of its own:
+// clusters of either version use the current kubectl.
+const (
+	KubeCurrent = "kube"
+	KubeOldest  = "kube-oldest"
+)
+
+// KubeEnv selects the Kubernetes build for test clusters: "oldest" runs
+// them on tools/cluster/kube-oldest, empty or "current" on the current one.
+const KubeEnv = "MPIJOB_KUBE"
+
+// KubeFromEnv reads KubeEnv; anything but the two names is an error, so a
+// typo never silently tests the wrong version.
+func KubeFromEnv() (string, error) {
+	switch v := os.Getenv(KubeEnv); v {
+	case "", "current":
+		return KubeCurrent, nil
+	case "oldest":
+		return KubeOldest, nil
+	default:
+		return "", fmt.Errorf("%s=%q: want current or oldest", KubeEnv, v)
+	}
+}
+
+var controlPlane = []binary{
+	{"kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"},
+	{"kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"},
+	{"kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"},
+}
+
+var oldestKube = toolModule{
+	name:       KubeOldest,
+	mainModule: "k8s.io/kubernetes",
+	binaries:   controlPlane,
+	ldflags:    kubeLDFlags,
 }
 
 // kubeLDFlags stamps the version the way Kubernetes' own build does, so that
@@ -105,6 +141,9 @@ type Binaries struct {
 	Assets string
 	// Versions maps each tool module to the version it was built at.
 	Versions map[string]string
+	// KubeVersion is the version of the control plane (kube-apiserver,
+	// kube-controller-manager, kube-scheduler).
+	KubeVersion string
 }
 
 // BuildOptions says where the sources and the cache are.
@@ -112,6 +151,8 @@ type BuildOptions struct {
 	RepoRoot string    // holds tools/cluster/*
 	CacheDir string    // binaries go to CacheDir/bin
 	Progress io.Writer // long builds report here; nil is quiet
+	// Kube is KubeCurrent (the default when empty) or KubeOldest.
+	Kube string
 }
 
 // EnsureBinaries builds every control-plane binary that is not yet cached for
@@ -132,9 +173,17 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
 	}
 	defer unlock()
 
+	modules := toolModules
+	switch opts.Kube {
+	case "", KubeCurrent:
+	case KubeOldest:
+		modules = append(slices.Clone(toolModules), oldestKube)
+	default:
+		return nil, fmt.Errorf("unknown Kubernetes build %q: want %s or %s", opts.Kube, KubeCurrent, KubeOldest)
+	}
 	bins := &Binaries{Versions: map[string]string{}}
 	dirs := map[string]string{}
-	for _, m := range toolModules {
+	for _, m := range modules {
 		dir, version, err := ensureModule(ctx, opts.RepoRoot, binRoot, m, progress)
 		if err != nil {
 			return nil, err
@@ -142,23 +191,36 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
 		dirs[m.name] = dir
 		bins.Versions[m.name] = version
 	}
+	controlPlaneDir := dirs[KubeCurrent]
+	bins.KubeVersion = bins.Versions[KubeCurrent]
+	if opts.Kube == KubeOldest {
+		controlPlaneDir = dirs[KubeOldest]
+		bins.KubeVersion = bins.Versions[KubeOldest]
+	}
 	bins.Etcd = filepath.Join(dirs["etcd"], "etcd")
-	bins.KubeAPIServer = filepath.Join(dirs["kube"], "kube-apiserver")
-	bins.KubeControllerManager = filepath.Join(dirs["kube"], "kube-controller-manager")
-	bins.KubeScheduler = filepath.Join(dirs["kube"], "kube-scheduler")
-	bins.Kubectl = filepath.Join(dirs["kube"], "kubectl")
+	bins.KubeAPIServer = filepath.Join(controlPlaneDir, "kube-apiserver")
+	bins.KubeControllerManager = filepath.Join(controlPlaneDir, "kube-controller-manager")
+	bins.KubeScheduler = filepath.Join(controlPlaneDir, "kube-scheduler")
+	bins.Kubectl = filepath.Join(dirs[KubeCurrent], "kubectl")
 	bins.Kwok = filepath.Join(dirs["kwok"], "kwok")
 	bins.Kueue = filepath.Join(dirs["kueue"], "kueue")
 	bins.KueueManifests = filepath.Join(dirs["kueue"], "manifests")
 
-	bins.Assets = filepath.Join(binRoot, "assets-"+filepath.Base(dirs["kube"])+"-"+filepath.Base(dirs["etcd"]))
+	bins.Assets = filepath.Join(binRoot, "assets-"+filepath.Base(controlPlaneDir)+"-"+filepath.Base(dirs["etcd"]))
+	// Builds of either Kubernetes pin stay, whichever this caller asked
+	// for: a suite on the other version may be running from them.
 	keep := map[string]bool{bins.Assets: true}
-	for _, d := range dirs {
-		keep[d] = true
-	}
 	prefixes := []string{"assets-"}
-	for _, m := range toolModules {
-		prefixes = append(prefixes, m.name+"-")
+	for _, m := range append(slices.Clone(toolModules), oldestKube) {
+		dir, _, _, err := pinnedDir(opts.RepoRoot, binRoot, m)
+		if err != nil {
+			dir = dirs[m.name] // a checkout without the module keeps what it built
+		}
+		keep[dir] = true
+		if m.name == KubeCurrent || m.name == KubeOldest {
+			keep[filepath.Join(binRoot, "assets-"+filepath.Base(dir)+"-"+filepath.Base(dirs["etcd"]))] = true
+		}
+		prefixes = append(prefixes, m.name+"-v")
 	}
 	pruneStale(binRoot, prefixes, keep, progress)
 	if err := os.MkdirAll(bins.Assets, 0o755); err != nil {
@@ -243,7 +305,7 @@ func EnsureUpstreamMPIOperator(ctx context.Context, opts BuildOptions) (binary, 
 	if err != nil {
 		return "", "", err
 	}
-	pruneStale(binRoot, []string{upstreamMPIOperator.name + "-"}, map[string]bool{dir: true}, progress)
+	pruneStale(binRoot, []string{upstreamMPIOperator.name + "-v"}, map[string]bool{dir: true}, progress)
 	return filepath.Join(dir, "mpi-operator"), filepath.Join(dir, "crd"), nil
 }
 
@@ -281,25 +343,35 @@ func cacheKey(gomod, gosum []byte, ldflags string) string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-func ensureModule(ctx context.Context, repoRoot, binRoot string, m toolModule, progress io.Writer) (string, string, error) {
+// pinnedDir is where the build of m at its pinned version lives in the
+// cache, with the version and the linker flags it is built with.
+func pinnedDir(repoRoot, binRoot string, m toolModule) (out, version, ldflags string, err error) {
 	modDir := filepath.Join(repoRoot, "tools", "cluster", m.name)
 	gomod, err := os.ReadFile(filepath.Join(modDir, "go.mod"))
 	if err != nil {
-		return "", "", fmt.Errorf("reading the pinned %s module: %w (is the repository root %q right?)", m.name, err, repoRoot)
+		return "", "", "", fmt.Errorf("reading the pinned %s module: %w (is the repository root %q right?)", m.name, err, repoRoot)
 	}
 	gosum, err := os.ReadFile(filepath.Join(modDir, "go.sum"))
 	if err != nil {
-		return "", "", fmt.Errorf("reading %s/go.sum: %w", modDir, err)
+		return "", "", "", fmt.Errorf("reading %s/go.sum: %w", modDir, err)
 	}
-	version, err := moduleVersion(gomod, m.mainModule)
+	version, err = moduleVersion(gomod, m.mainModule)
 	if err != nil {
-		return "", "", fmt.Errorf("%s/go.mod: %w", modDir, err)
+		return "", "", "", fmt.Errorf("%s/go.mod: %w", modDir, err)
 	}
-	ldflags := "-s -w"
+	ldflags = "-s -w"
 	if m.ldflags != nil {
 		ldflags = m.ldflags(version)
 	}
-	out := filepath.Join(binRoot, fmt.Sprintf("%s-%s-%s", m.name, version, cacheKey(gomod, gosum, ldflags)))
+	return filepath.Join(binRoot, fmt.Sprintf("%s-%s-%s", m.name, version, cacheKey(gomod, gosum, ldflags))), version, ldflags, nil
+}
+
+func ensureModule(ctx context.Context, repoRoot, binRoot string, m toolModule, progress io.Writer) (string, string, error) {
+	modDir := filepath.Join(repoRoot, "tools", "cluster", m.name)
+	out, version, ldflags, err := pinnedDir(repoRoot, binRoot, m)
+	if err != nil {
+		return "", "", err
+	}
 	if _, err := os.Stat(filepath.Join(out, ".complete")); err == nil {
 		return out, version, nil
 	}

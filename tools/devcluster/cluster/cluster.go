@@ -54,6 +54,8 @@ type Options struct {
 	Detach bool
 	// Progress receives human-readable progress; nil is quiet.
 	Progress io.Writer
+	// Kube picks the Kubernetes build: KubeCurrent (default) or KubeOldest.
+	Kube string
 }
 
 // State is persisted in Dir/state.json so that `status` and `down` can find a
@@ -100,7 +102,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if st, err := LoadState(opts.Dir); err == nil && st.anyAlive() {
 		return nil, fmt.Errorf("a cluster already runs from %s (api %s); stop it first", opts.Dir, st.APIServer)
 	}
-	bins, err := EnsureBinaries(ctx, BuildOptions{RepoRoot: opts.RepoRoot, CacheDir: opts.CacheDir, Progress: progress})
+	bins, err := EnsureBinaries(ctx, BuildOptions{RepoRoot: opts.RepoRoot, CacheDir: opts.CacheDir, Progress: progress, Kube: opts.Kube})
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +123,8 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := r.run(ctx); err != nil {
 		return c, err
 	}
-	fmt.Fprintf(progress, "cluster ready in %s: %d GPU + %d CPU kwok nodes, %d process nodes, kubeconfig %s\n",
-		time.Since(begin).Round(100*time.Millisecond), opts.GPUNodes, opts.CPUNodes, opts.ProcessNodes, c.Kubeconfig)
+	fmt.Fprintf(progress, "cluster ready in %s: Kubernetes %s, %d GPU + %d CPU kwok nodes, %d process nodes, kubeconfig %s\n",
+		time.Since(begin).Round(100*time.Millisecond), bins.KubeVersion, opts.GPUNodes, opts.CPUNodes, opts.ProcessNodes, c.Kubeconfig)
 	return c, nil
 }
 

@@ -212,3 +212,40 @@ func TestFreePortsAvoidEphemeralRange(t *testing.T) {
 		t.Errorf("%d ports, want 20", len(ports))
 	}
 }
+
+// The oldest Kubernetes the product claims (the chart's kubeVersion, the
+// bundle's minKubeVersion, the install docs) is the one make test runs a
+// core subset of the e2e suites on: raising or lowering one without the
+// others would claim what is not tested.
+func TestClaimedMinimumIsTheTestedOldest(t *testing.T) {
+	repo, err := FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(repo, "tools", "cluster", KubeOldest, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := moduleVersion(gomod, "k8s.io/kubernetes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) < 2 {
+		t.Fatalf("pinned version %q", version)
+	}
+	minor := parts[0] + "." + parts[1]
+	for file, want := range map[string]string{
+		"charts/mpijob-platform/Chart.yaml":                           `kubeVersion: ">=` + minor + `.0-0"`,
+		"bundle/manifests/mpijob-platform.clusterserviceversion.yaml": "minKubeVersion: " + minor + ".0",
+		"docs/operations/install.md":                                  "Kubernetes " + minor + " or later",
+	} {
+		data, err := os.ReadFile(filepath.Join(repo, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), want) {
+			t.Errorf("%s does not say %q, the oldest Kubernetes tested (tools/cluster/%s pins %s)", file, want, KubeOldest, version)
+		}
+	}
+}
