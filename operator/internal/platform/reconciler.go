@@ -169,11 +169,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	status.ObservedGeneration = p.Generation
 	status.Components = nil
 	var failed []error
+	changed := false
 	for _, comp := range r.Components {
-		cs, cond, err := r.reconcileComponent(ctx, p, comp, in)
+		cs, cond, wrote, err := r.reconcileComponent(ctx, p, comp, in)
 		if err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", comp.Name(), err))
 		}
+		changed = changed || wrote
 		status.Components = append(status.Components, cs)
 		meta.SetStatusCondition(&status.Conditions, cond)
 	}
@@ -187,11 +189,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
+	if changed && len(failed) == 0 {
+		// The change's watch events wake the next pass; this is the
+		// fallback should one be coalesced away.
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
 	return ctrl.Result{}, errors.Join(failed...)
 }
 
-// reconcileComponent applies one component and judges it.
-func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJobPlatform, comp component.Component, in component.Inputs) (platformv1.ComponentStatus, metav1.Condition, error) {
+// reconcileComponent applies one component and judges it; changed says
+// whether it wrote to the cluster.
+func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJobPlatform, comp component.Component, in component.Inputs) (_ platformv1.ComponentStatus, _ metav1.Condition, changed bool, _ error) {
 	state := comp.State(&p.Spec)
 	cs := platformv1.ComponentStatus{Name: comp.Name(), ManagementState: state}
 	cond := metav1.Condition{Type: comp.Name() + platformv1.ConditionSuffixReady, ObservedGeneration: p.Generation}
@@ -204,12 +212,12 @@ func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJo
 		if err != nil {
 			cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonApplyFailed, err.Error()
 			cs.Message = err.Error()
-			return cs, cond, err
+			return cs, cond, changed, err
 		}
 		for _, o := range objs {
 			u, err := render(r.Scheme, p, comp.Key(), o)
 			if err != nil {
-				return cs, cond, err
+				return cs, cond, changed, err
 			}
 			if what, absent := missing[u.GroupVersionKind().GroupKind()]; absent {
 				if soft, ok := comp.(component.Soft); !ok || !soft.SoftKinds()[u.GroupVersionKind().GroupKind()] {
@@ -226,6 +234,7 @@ func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJo
 		res, err = r.applyAll(ctx, comp.Key(), comp.Kinds(), desired)
 	}
 	cs.Objects = int32(len(desired))
+	changed = res.applied+res.deleted > 0
 	if res.applied+res.deleted > 0 {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "Applied", "Apply", "%s: %d object(s) applied, %d deleted", comp.Name(), res.applied, res.deleted)
 	}
@@ -234,13 +243,13 @@ func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJo
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonApplyFailed, err.Error()
 		cs.Message = err.Error()
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonApplyFailed, "Apply", "%s: %v", comp.Name(), err)
-		return cs, cond, err
+		return cs, cond, changed, err
 	case state != platformv1.Managed:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, state, fmt.Sprintf("%s is %s", comp.Name(), state)
 		if state == platformv1.Unmanaged {
 			ready, msg, err := comp.Ready(ctx, r.Reader, in)
 			if err != nil {
-				return cs, cond, err
+				return cs, cond, changed, err
 			}
 			cs.Ready, cs.Message = ready, msg
 			if ready {
@@ -248,7 +257,7 @@ func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJo
 			}
 			cond.Message = msg
 		}
-		return cs, cond, nil
+		return cs, cond, changed, nil
 	case len(needed) > 0:
 		var need []string
 		for gk, what := range needed {
@@ -258,11 +267,22 @@ func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJo
 		sort.Strings(need)
 		cond.Message = "install " + strings.Join(need, ", ") + "; the component recovers by itself once it is there"
 		cs.Message = cond.Message
-		return cs, cond, nil
+		return cs, cond, changed, nil
+	}
+	if res.applied > 0 {
+		// The cache this pass judges readiness from may not hold what it
+		// has just written: judged now, a Deployment whose template was
+		// just changed still looks rolled out, and the platform would say
+		// Ready while half upgraded. A later pass, woken by the change's
+		// own watch event, judges it.
+		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonProgressing
+		cond.Message = fmt.Sprintf("%d object(s) changed; waiting for them to take effect", res.applied)
+		cs.Message = cond.Message
+		return cs, cond, changed, nil
 	}
 	ready, msg, err := comp.Ready(ctx, r.Reader, in)
 	if err != nil {
-		return cs, cond, err
+		return cs, cond, changed, err
 	}
 	cs.Ready, cs.Message = ready, msg
 	if ready {
@@ -270,7 +290,7 @@ func (r *Reconciler) reconcileComponent(ctx context.Context, p *platformv1.MPIJo
 	} else {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonProgressing, msg
 	}
-	return cs, cond, nil
+	return cs, cond, changed, nil
 }
 
 // missingKinds are the component's optional kinds whose CRD is absent; it

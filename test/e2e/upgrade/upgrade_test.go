@@ -101,6 +101,9 @@ func TestHelmUpgradeWithRunningJobsAndRollback(t *testing.T) {
 	if out, err := kubectl.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply --server-side --force-conflicts the new CRDs: %v: %s", err, out)
 	}
+	// From here to the rollback the new operator may never say Ready
+	// while the controller's Deployment is half rolled out.
+	readiness := steps.WatchReadiness(t, env, namespace)
 	upgrade := action.NewUpgrade(helmConfig(t))
 	upgrade.Namespace, upgrade.Timeout = namespace, 2*time.Minute
 	if _, err := upgrade.RunWithContext(ctx, release, newChart, values()); err != nil {
@@ -114,6 +117,12 @@ func TestHelmUpgradeWithRunningJobsAndRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps.WaitJob(t, env, "after-upgrade", kubeflow.JobRunning)
+
+	if n := readiness.Check(t); n == 0 {
+		t.Error("the upgraded platform never said Ready while watched")
+	} else {
+		t.Logf("%d Ready states of the upgraded platform, each with the controller's Deployment rolled out", n)
+	}
 
 	// N -> N-1: Helm rolls the release back (CRDs stay, Helm never
 	// downgrades them), the old binary comes back.

@@ -247,12 +247,18 @@ func TestOLMUpgradeWithRunningJobs(t *testing.T) {
 	jobs := []string{"before-a", "before-b"}
 	pods := steps.RunJobs(t, env, 45*time.Second, jobs...)
 
-	// N: the new CSV's objects, then the old operator's pods give way.
+	// N: the new CSV's objects, then the old operator's pods give way;
+	// the new operator may never say Ready while the controller's
+	// Deployment is half rolled out.
+	readiness := steps.WatchReadiness(t, env, namespace)
 	install(t, newBundle, oldBundle.csv.Name)
 	running.Stop()
 	running = steps.Start(t, env, framework.CurrentManager(t), namespace, operatorAccount(t, newBundle), webhookAddr)
 	// The new status field reaches the jobs that started before.
 	steps.CheckUpgraded(t, env, before, jobs...)
+	if n := readiness.Check(t); n == 0 {
+		t.Error("the upgraded platform never said Ready while watched")
+	}
 	leftover := &rbacv1.ClusterRoleList{}
 	if err := env.Client.List(ctx, leftover); err != nil {
 		t.Fatal(err)

@@ -4,19 +4,26 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -256,4 +263,138 @@ func CheckUpgraded(t testing.TB, env *framework.Env, before *platformv1.MPIJobPl
 	for _, name := range jobs {
 		WaitObservedGeneration(t, env, name)
 	}
+}
+
+// ReadyWatch records, in the API server's order, every state of the
+// MPIJobPlatform and of the controller's Deployment, so that each
+// Ready=True the operator wrote can be judged against the Deployment as it
+// was at that moment (resource versions of one etcd are one sequence).
+type ReadyWatch struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	states []watched
+}
+
+type watched struct {
+	rv         uint64
+	platform   *platformv1.MPIJobPlatform
+	deployment *appsv1.Deployment
+}
+
+// WatchReadiness starts recording; Check stops it and judges.
+func WatchReadiness(t testing.TB, env *framework.Env, namespace string) *ReadyWatch {
+	t.Helper()
+	cs := env.Clientset
+	dyn, err := client.NewWithWatch(env.Config, client.Options{Scheme: framework.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &ReadyWatch{cancel: cancel, done: make(chan struct{})}
+	deployments, err := cs.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=mpijob-controller"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platforms := &platformv1.MPIJobPlatformList{}
+	if err := dyn.List(ctx, platforms); err != nil {
+		t.Fatal(err)
+	}
+	for i := range deployments.Items {
+		w.add(nil, &deployments.Items[i])
+	}
+	for i := range platforms.Items {
+		w.add(&platforms.Items[i], nil)
+	}
+	dw, err := watchtools.NewRetryWatcherWithContext(ctx, deployments.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = "metadata.name=mpijob-controller"
+			return cs.AppsV1().Deployments(namespace).Watch(ctx, o)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := watchtools.NewRetryWatcherWithContext(ctx, platforms.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return dyn.Watch(ctx, &platformv1.MPIJobPlatformList{}, &client.ListOptions{Raw: &o})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(w.done)
+		defer dw.Stop()
+		defer pw.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-dw.ResultChan():
+				if d, ok := ev.Object.(*appsv1.Deployment); ok && ev.Type != watch.Bookmark {
+					w.add(nil, d)
+				}
+			case ev := <-pw.ResultChan():
+				if p, ok := ev.Object.(*platformv1.MPIJobPlatform); ok && ev.Type != watch.Bookmark {
+					w.add(p, nil)
+				}
+			}
+		}
+	}()
+	return w
+}
+
+func (w *ReadyWatch) add(p *platformv1.MPIJobPlatform, d *appsv1.Deployment) {
+	var obj metav1.Object = p
+	if d != nil {
+		obj = d
+	}
+	rv, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return // opaque to clients in general; numbers on every API server this suite runs
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.states = append(w.states, watched{rv: rv, platform: p, deployment: d})
+}
+
+// Check stops the watch and fails t for every Ready=True (of the
+// platform's current generation) written while the controller's
+// Deployment was half rolled out: old pods left, or not every replica
+// updated. It returns how many Ready=True states it judged and logs how
+// many generations of the Deployment it saw.
+func (w *ReadyWatch) Check(t testing.TB) int {
+	t.Helper()
+	w.cancel()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	slices.SortStableFunc(w.states, func(a, b watched) int { return cmp.Compare(a.rv, b.rv) })
+	var d *appsv1.Deployment
+	judged := 0
+	generations := map[int64]bool{}
+	defer func() { t.Logf("watched %d states, %d generations of the controller's Deployment", len(w.states), len(generations)) }()
+	for _, s := range w.states {
+		if s.deployment != nil {
+			d = s.deployment
+			generations[d.Generation] = true
+			continue
+		}
+		p := s.platform
+		if p.Status.ObservedGeneration != p.Generation || !apimeta.IsStatusConditionTrue(p.Status.Conditions, "Ready") {
+			continue
+		}
+		judged++
+		if d == nil {
+			t.Errorf("the platform said Ready (resource version %d) before the controller's Deployment existed", s.rv)
+			continue
+		}
+		want, st := ptr.Deref(d.Spec.Replicas, 1), d.Status
+		if st.ObservedGeneration < d.Generation || st.UpdatedReplicas < want || st.Replicas > st.UpdatedReplicas {
+			t.Errorf("the platform said Ready (resource version %d) while the controller's Deployment was half rolled out: generation %d observed %d, %d of %d replicas updated, %d in all",
+				s.rv, d.Generation, st.ObservedGeneration, st.UpdatedReplicas, want, st.Replicas)
+		}
+	}
+	return judged
 }
