@@ -374,7 +374,9 @@ func (w *ReadyWatch) Check(t testing.TB) int {
 	var d *appsv1.Deployment
 	judged := 0
 	generations := map[int64]bool{}
-	defer func() { t.Logf("watched %d states, %d generations of the controller's Deployment", len(w.states), len(generations)) }()
+	defer func() {
+		t.Logf("watched %d states, %d generations of the controller's Deployment", len(w.states), len(generations))
+	}()
 	for _, s := range w.states {
 		if s.deployment != nil {
 			d = s.deployment
