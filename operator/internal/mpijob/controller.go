@@ -186,12 +186,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // writeStatus writes the new status when it changed. Changes of pod counts
 // alone are coalesced (at most one such write per coalesceWindow);
-// conditions and times are written at once. A conflict asks for a requeue.
+// conditions and times are written at once, and so is the count that
+// says the job's last replica stopped: Kueue holds a suspended
+// (preempted) job's quota until its status counts no active replica, and
+// a preemptor would wait out the window. A conflict asks for a requeue.
 func (r *Reconciler) writeStatus(ctx context.Context, s *state, orig *kubeflow.MPIJob) (requeue bool, err error) {
 	if apiequality.Semantic.DeepEqual(orig.Status, s.job.Status) {
 		return false, nil
 	}
-	if apiequality.Semantic.DeepEqual(withoutCounts(orig.Status), withoutCounts(s.job.Status)) {
+	lastStopped := active(orig.Status) > 0 && active(s.job.Status) == 0
+	if !lastStopped && apiequality.Semantic.DeepEqual(withoutCounts(orig.Status), withoutCounts(s.job.Status)) {
 		if wait := r.expect.wait(s.key, statusWrite, s.now.Time); wait > 0 {
 			s.requeueAfter(wait)
 			return false, nil
@@ -209,6 +213,18 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *state, orig *kubeflow.M
 	}
 	r.expect.statusWritten(s.key, from)
 	return false, nil
+}
+
+// active counts the replicas a status calls active, as Kueue's MPIJob
+// integration does to tell whether the job still holds its resources.
+func active(st kubeflow.JobStatus) int32 {
+	var n int32
+	for _, rs := range st.ReplicaStatuses {
+		if rs != nil {
+			n += rs.Active
+		}
+	}
+	return n
 }
 
 // sync runs the phases in order; each returns early only on an API error.

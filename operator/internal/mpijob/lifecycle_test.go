@@ -357,3 +357,44 @@ func TestRefusedWorkers(t *testing.T) {
 		t.Errorf("after the quota freed up: %d workers, want 8", n)
 	}
 }
+
+// Kueue holds a preempted (suspended) job's quota until the job's status
+// counts no active replica. That count goes out as soon as the last pod is
+// gone, not a coalescing window later: the preemptor starts seconds
+// sooner, and Kueue's accounting matches what runs. Other count-only
+// changes still wait for the window.
+func TestPreemptedJobReportsItsLastReplicaGoneAtOnce(t *testing.T) {
+	job := lifecycleJob().Queue("gpus").Defaulted()
+	e := newFakeEnvFor(t, job, "", interceptor.Funcs{})
+	e.reconcile(t)
+	workers := e.workers(t)
+	if len(workers) != 2 {
+		t.Fatalf("%d workers, want 2", len(workers))
+	}
+	e.setPod(t, workers[0].Name, func(w *wrappers.PodWrapper) { w.Running() })
+	e.clock.Step(time.Second)
+	e.reconcile(t)
+	if a := active(e.get(t).Status); a != 0 {
+		t.Errorf("one worker Running: the count-only change was written at once (%d active), want it coalesced", a)
+	}
+	e.setPod(t, workers[1].Name, func(w *wrappers.PodWrapper) { w.Running() })
+	e.clock.Step(coalesceWindow)
+	e.reconcile(t) // the window is over: the counts go out
+	if a := active(e.get(t).Status); a != 2 {
+		t.Fatalf("%d active replicas with both workers Running, want 2", a)
+	}
+
+	// Kueue preempts: the pass that suspends deletes the workers, and the
+	// next one finds them gone.
+	e.update(t, func(j *kubeflow.MPIJob) { j.Spec.RunPolicy.Suspend = ptr.To(true) })
+	e.clock.Step(time.Second)
+	e.reconcile(t)
+	if n := len(e.workers(t)); n != 0 {
+		t.Fatalf("%d workers left after suspending", n)
+	}
+	e.clock.Step(time.Second)
+	e.reconcile(t)
+	if a := active(e.get(t).Status); a != 0 {
+		t.Errorf("the suspended job's status still counts %d active replicas with none left: Kueue would hold its quota a window longer", a)
+	}
+}

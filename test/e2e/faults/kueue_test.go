@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -88,11 +89,19 @@ func TestKueuePreemptionStormAndRestart(t *testing.T) {
 	out := l.verify(t, 4*time.Minute)
 	cancel()
 	s.check(t)
+	// A storm, not a trickle: the high-priority jobs arrive long before a
+	// low-priority one ends, so most of them must preempt. (When the
+	// controller held a preempted job's active count for its 15 s write
+	// window, Kueue waited it out and 2 or 3 preemptions happened.)
+	if s.preemptions < 4 {
+		t.Errorf("%d preemptions for 8 high-priority jobs, want at least 4", s.preemptions)
+	}
 	addReport(report{
 		Case: "Kueue preemption storm, Kueue SIGKILLed mid-storm", Injected: fmt.Sprintf("1 Kueue restart, %d preemptions", s.preemptions),
 		Jobs: out.jobs, DuplicateCreates: out.duplicates, PodsLeft: out.podsLeft, Stuck: out.stuck,
 		WorstRecovery: (kueueBack + d).Round(100 * time.Millisecond).String(),
-		Extra:         fmt.Sprintf("most GPUs in live pods %d of quota %d; partial gangs %d; preempted jobs with pods %d", s.maxGPUs, quota, len(over(s.partial)), len(over(s.suspendedWithPods))),
+		Extra: fmt.Sprintf("most GPUs in live pods %d of quota %d; partial gangs %d; preempted jobs with pods %d; preempted job inactive (Kueue may reuse its quota) after %s",
+			s.maxGPUs, quota, len(over(s.partial)), len(over(s.suspendedWithPods)), durations(s.inactiveAfter)),
 	})
 }
 
@@ -107,6 +116,10 @@ type stormSampler struct {
 	suspendedWithPods map[string]time.Duration
 	ran               map[string]bool
 	preemptions       int
+	// inactiveAfter is, per preemption, the time from the job's suspension
+	// to its status counting no active replica: what Kueue waits for
+	// before it releases the job's quota to the preemptor.
+	inactiveAfter []time.Duration
 	done              chan struct{}
 
 	mu            sync.Mutex
@@ -134,6 +147,7 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 	defer close(s.done)
 	s.partial, s.suspendedWithPods, s.ran = map[string]time.Duration{}, map[string]time.Duration{}, map[string]bool{}
 	partialSince, suspendedSince := map[string]time.Time{}, map[string]time.Time{}
+	preemptedAt := map[string]time.Time{}
 	for sleepCtx(ctx, 250*time.Millisecond) {
 		jobs := &kubeflow.MPIJobList{}
 		pods := &corev1.PodList{}
@@ -165,6 +179,10 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 			suspended := j.IsSuspended()
 			track(partialSince, s.partial, j.Name, n > 0 && n < want && !finished(&j), now)
 			track(suspendedSince, s.suspendedWithPods, j.Name, suspended && n > 0, now)
+			if at, ok := preemptedAt[j.Name]; ok && activeReplicas(&j) == 0 {
+				s.inactiveAfter = append(s.inactiveAfter, now.Sub(at))
+				delete(preemptedAt, j.Name)
+			}
 			switch {
 			case !suspended && n > 0:
 				s.ran[j.Name] = true
@@ -173,6 +191,7 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 				// more when Kueue admits it again.
 				s.ran[j.Name] = false
 				s.preemptions++
+				preemptedAt[j.Name] = now
 				s.mu.Lock()
 				s.preemptedSeen = s.preemptions
 				s.mu.Unlock()
@@ -182,6 +201,25 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 			}
 		}
 	}
+}
+
+// durations is "p50 X, max Y" of ds.
+func durations(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	sorted := slices.Sorted(slices.Values(ds))
+	return fmt.Sprintf("p50 %s, max %s", sorted[len(sorted)/2].Round(100*time.Millisecond), sorted[len(sorted)-1].Round(100*time.Millisecond))
+}
+
+func activeReplicas(j *kubeflow.MPIJob) int32 {
+	var n int32
+	for _, rs := range j.Status.ReplicaStatuses {
+		if rs != nil {
+			n += rs.Active
+		}
+	}
+	return n
 }
 
 // track records for how long cond has held for name without a break.
