@@ -120,7 +120,7 @@ type stormSampler struct {
 	// to its status counting no active replica: what Kueue waits for
 	// before it releases the job's quota to the preemptor.
 	inactiveAfter []time.Duration
-	done              chan struct{}
+	done          chan struct{}
 
 	mu            sync.Mutex
 	lastGPUs      int
