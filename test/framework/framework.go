@@ -41,6 +41,8 @@ type Env struct {
 	productUsers *productUsers
 	// restarts remembers when the API server was restarted on purpose.
 	restarts *restarts
+	// metricsReader scrapes the managers' /metrics.
+	metricsReader metricsReader
 }
 
 // Scheme knows the built-in types and CRDs; suites add their own types.

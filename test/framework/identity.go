@@ -12,6 +12,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -225,4 +226,44 @@ func restrictedLabels() map[string]string {
 		"pod-security.kubernetes.io/enforce": "restricted",
 		"pod-security.kubernetes.io/warn":    "restricted",
 	}
+}
+
+// MetricsScraperNamespace holds the ServiceAccount the framework scrapes
+// the managers' /metrics as, like a cluster's Prometheus.
+const MetricsScraperNamespace = "metrics-scraper"
+
+// metricsReader is the scraper's token, made once per cluster.
+type metricsReader struct {
+	mu    sync.Mutex
+	token string
+}
+
+// MetricsReaderToken is a token of ServiceAccount metrics-scraper/prometheus,
+// bound to the ClusterRole the product ships for scrapers
+// (mpijob-platform-metrics-reader), created on first use.
+func (e *Env) MetricsReaderToken(ctx context.Context) (string, error) {
+	e.metricsReader.mu.Lock()
+	defer e.metricsReader.mu.Unlock()
+	if e.metricsReader.token != "" {
+		return e.metricsReader.token, nil
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: MetricsScraperNamespace}}
+	role := identity.MetricsReaderRole()
+	role.Labels = map[string]string{"app.kubernetes.io/part-of": "mpijob-platform"}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "metrics-scraper-prometheus"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns.Name, Name: "prometheus"}},
+	}
+	for _, obj := range []client.Object{ns, role, binding} {
+		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("creating the metrics scraper's %T %s: %w", obj, obj.GetName(), err)
+		}
+	}
+	token, err := e.serviceAccountToken(ctx, ns.Name, "prometheus", true)
+	if err != nil {
+		return "", err
+	}
+	e.metricsReader.token = token
+	return token, nil
 }

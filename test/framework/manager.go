@@ -1,9 +1,10 @@
 package framework
 
 import (
-	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +26,9 @@ import (
 
 // Manager is the platform's manager binary running against an e2e cluster.
 type Manager struct {
+	// MetricsURL is https (the manager's default, --metrics-secure): read
+	// it with Metrics, Scrape or APIWrites, which bring a token the
+	// shipped metrics-reader ClusterRole authorizes.
 	MetricsURL string
 	Log        string
 	// Name is the replica's pod name (POD_NAME), when it has one.
@@ -32,6 +36,7 @@ type Manager struct {
 	readyURL string
 	argv     []string
 	env      []string
+	cluster  *Env
 	cmd      *exec.Cmd
 	done     chan struct{}
 }
@@ -79,7 +84,8 @@ func StartManagerBinary(env *Env, bin, name string, args ...string) (*Manager, e
 		base = append(base, "--kubeconfig="+kubeconfig)
 	}
 	m := &Manager{
-		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0]),
+		MetricsURL: fmt.Sprintf("https://127.0.0.1:%d/metrics", ports[0]),
+		cluster:    env,
 		Log:        filepath.Join(env.Cluster.Dir, "logs", managerLogName(args)),
 		Name:       name,
 		readyURL:   fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]),
@@ -274,10 +280,28 @@ func (e *Env) installWebhooksAt(url string) error {
 	return cluster.InstallLocalWebhooks(ctx, e.Config, repo, url)
 }
 
-// APIWrites sums the POST, PUT, PATCH and DELETE requests a manager made,
-// from client-go's rest_client_requests_total on its /metrics.
+// APIWrites sums the POST, PUT, PATCH and DELETE requests a manager
+// serving plain-HTTP metrics (--metrics-secure=false) made, from
+// client-go's rest_client_requests_total on its /metrics.
 func APIWrites(metricsURL string) (int, error) {
-	series, err := readMetrics(metricsURL)
+	body, err := scrape(context.Background(), metricsURL, "")
+	if err != nil {
+		return 0, err
+	}
+	return apiWrites(body)
+}
+
+// APIWrites is the package function for a manager the framework started.
+func (m *Manager) APIWrites() (int, error) {
+	body, err := m.Scrape(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	return apiWrites(body)
+}
+
+func apiWrites(body string) (int, error) {
+	series, err := parseMetrics(body)
 	if err != nil {
 		return 0, err
 	}
@@ -296,7 +320,11 @@ func APIWrites(metricsURL string) (int, error) {
 // labels) with its value; it fails the test when they cannot be read.
 func (m *Manager) Metrics(t testing.TB) map[string]float64 {
 	t.Helper()
-	series, err := readMetrics(m.MetricsURL)
+	body, err := m.Scrape(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, err := parseMetrics(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,17 +343,68 @@ func SumSeries(series map[string]float64, prefix string) float64 {
 	return sum
 }
 
-func readMetrics(metricsURL string) (map[string]float64, error) {
-	resp, err := http.Get(metricsURL) //nolint:gosec // a loopback URL of a manager we started
+// Scrape reads the manager's /metrics as Prometheus would: over HTTPS,
+// with the token of a ServiceAccount bound to the shipped
+// mpijob-platform-metrics-reader ClusterRole. A manager of an earlier
+// release, which served plain HTTP, is read over HTTP.
+func (m *Manager) Scrape(ctx context.Context) (string, error) {
+	token, err := m.cluster.MetricsReaderToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	body, err := scrape(ctx, m.MetricsURL, token)
+	if err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		m.MetricsURL = "http" + strings.TrimPrefix(m.MetricsURL, "https")
+		return scrape(ctx, m.MetricsURL, "")
+	}
+	return body, err
+}
+
+// ScrapeStatus is the HTTP status a scrape of url with token (none when
+// empty) gets, for tests of who may read /metrics.
+func ScrapeStatus(ctx context.Context, url, token string) (int, error) {
+	resp, err := metricsRequest(ctx, url, token)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func metricsRequest(ctx context.Context, url, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	// The managers make their serving certificate at start; what is
+	// tested here is who may read, not the certificate.
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback, self-signed
+	return c.Do(req)
+}
+
+func scrape(ctx context.Context, url, token string) (string, error) {
+	resp, err := metricsRequest(ctx, url, token)
+	if err != nil {
+		return "", err
+	}
 	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return string(body), nil
+}
+
+// parseMetrics reads Prometheus' text format: series -> value.
+func parseMetrics(body string) (map[string]float64, error) {
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range strings.Split(body, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -336,7 +415,7 @@ func readMetrics(metricsURL string) (map[string]float64, error) {
 		}
 		out[line[:i]] = v
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // ManagerWithWebhooks is a ClusterOptions.Setup that starts our manager

@@ -68,7 +68,7 @@ func benchPlatform(ctx context.Context, idle time.Duration) error {
 	defer logFile.Close()
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])
 	mgr := exec.Command(bin, "--role=all", "--namespace=mpijob-system", "--kubeconfig="+c.Kubeconfig,
-		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(ports[1]), "--health-probe-bind-address=0",
+		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(ports[1]), "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--webhook-bind-address=127.0.0.1:"+strconv.Itoa(ports[0]), "--webhook-cert-dir="+filepath.Join(dir, "certs"),
 		"--webhook-cert-secret=mpijob-system/mpijob-webhook-cert", "--webhook-cert-names=127.0.0.1")
 	mgr.Stdout, mgr.Stderr = logFile, logFile

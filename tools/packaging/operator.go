@@ -39,8 +39,9 @@ type Operator struct {
 	Deployment  *appsv1.Deployment
 	Service     *corev1.Service
 	// ShippedRoles are the ClusterRoles installed with the operator for
-	// others: the MPIJob controller's (the platform binds it by name) and
-	// the users' (config/rbac/user-roles). They grant what the operator
+	// others: the MPIJob controller's (the platform binds it by name), the
+	// console's, the metrics reader (for Prometheus) and the users'
+	// (config/rbac/user-roles). They grant what the operator
 	// never uses itself, so the operator could create them only with
 	// escalate.
 	ShippedRoles []*rbacv1.ClusterRole
@@ -66,7 +67,7 @@ func shippedRoles(namespace string) ([]*rbacv1.ClusterRole, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles := []*rbacv1.ClusterRole{id.ClusterRole, identity.ConsoleRole()}
+	roles := []*rbacv1.ClusterRole{id.ClusterRole, identity.ConsoleRole(), identity.MetricsReaderRole()}
 	for i := range users {
 		roles = append(roles, &users[i])
 	}

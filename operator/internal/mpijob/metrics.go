@@ -12,6 +12,11 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/pkg/mpijob"
 )
 
+// /metrics is served to clients the API server authenticates and
+// authorizes (operator/cmd/manager, --metrics-secure).
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // Upstream's metric names are kept so that existing dashboards work; ours
 // add what upstream lacks: time to running and failures by reason.
 var (

@@ -42,6 +42,19 @@ func ConsoleRole() *rbacv1.ClusterRole {
 	}}
 }
 
+// MetricsReaderClusterRole may scrape the operator's and the controller's
+// /metrics (served over HTTPS to clients the API server authenticates and
+// authorizes). It ships with the operator; bind it to the ServiceAccount
+// of the Prometheus that scrapes them.
+const MetricsReaderClusterRole = "mpijob-platform-metrics-reader"
+
+// MetricsReaderRole is that ClusterRole: GET on /metrics, nothing else.
+func MetricsReaderRole() *rbacv1.ClusterRole {
+	return &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: MetricsReaderClusterRole}, Rules: []rbacv1.PolicyRule{
+		{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}},
+	}}
+}
+
 // ConsoleBinding binds ConsoleRole to the console's ServiceAccount.
 func ConsoleBinding(namespace, serviceAccount string) *rbacv1.ClusterRoleBinding {
 	return &rbacv1.ClusterRoleBinding{

@@ -3,7 +3,6 @@ package mpijob_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,18 +13,44 @@ import (
 	"github.com/mpijob-platform/mpijob-platform/test/framework"
 )
 
-func scrape(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, manager.MetricsURL, nil)
-	if err != nil {
-		return "", err
+func scrape(ctx context.Context) (string, error) { return manager.Scrape(ctx) }
+
+// /metrics names every tenant's jobs: it answers only over HTTPS, only to
+// a bearer token the API server authenticates (401 otherwise) and
+// authorizes for GET /metrics (403 otherwise), which the shipped
+// mpijob-platform-metrics-reader ClusterRole grants.
+func TestMetricsAnswerOnlyAuthorizedScrapers(t *testing.T) {
+	ctx := context.Background()
+	if !strings.HasPrefix(manager.MetricsURL, "https://") {
+		t.Fatalf("metrics at %s, want https", manager.MetricsURL)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
+	plain := "http://" + strings.TrimPrefix(manager.MetricsURL, "https://")
+	if code, err := framework.ScrapeStatus(ctx, plain, ""); err == nil && code == http.StatusOK {
+		t.Errorf("plain HTTP scrape of %s answered 200", plain)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return string(body), err
+	ns := env.CreateNamespace(t, "scraper")
+	stranger := env.ServiceAccountToken(t, ns, "not-prometheus")
+	reader, err := env.MetricsReaderToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for who, tc := range map[string]struct {
+		token string
+		want  int
+	}{
+		"anonymous":                           {"", http.StatusUnauthorized},
+		"a token the API server never issued": {"not-a-token", http.StatusUnauthorized},
+		"a ServiceAccount without the role":   {stranger, http.StatusForbidden},
+		"a ServiceAccount with the role":      {reader, http.StatusOK},
+	} {
+		code, err := framework.ScrapeStatus(ctx, manager.MetricsURL, tc.token)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		if code != tc.want {
+			t.Errorf("%s: %d, want %d", who, code, tc.want)
+		}
+	}
 }
 
 // The manager exports upstream's metric names, so existing dashboards keep

@@ -58,7 +58,10 @@ func TestDashboardsAndRulesOnARealPrometheus(t *testing.T) {
 	startTraining(t, ctx, realNs, "train", 2, "--seconds", "900", "--baseline", strconv.FormatFloat(baseline, 'f', 0, 64))
 	caFile := filepath.Join(env.Cluster.Dir, "pki", "ca.crt")
 	prom := startPrometheus(t,
-		target{job: "mpijob-controller", url: manager.MetricsURL, labels: map[string]string{"service": "mpijob-controller-metrics"}},
+		// As the shipped ServiceMonitor scrapes it: HTTPS, the scraping
+		// ServiceAccount's token, the shipped metrics-reader ClusterRole.
+		target{job: "mpijob-controller", url: manager.MetricsURL, token: metricsReaderToken(t, ctx), insecure: true,
+			labels: map[string]string{"service": "mpijob-controller-metrics"}},
 		target{job: "kueue", url: kueueMetrics, token: scraperToken(t, ctx, ns), caFile: caFile},
 		target{job: "stand-ins", url: exporter.URL + "/metrics", honorLabels: true},
 		// Rank 0 runs on worker 0; its pod address is reachable from the
@@ -435,4 +438,13 @@ func trainAlone(t *testing.T, ctx context.Context, ns string) float64 {
 		t.Fatalf("train-alone reported %v samples/s", v)
 	}
 	return v
+}
+
+func metricsReaderToken(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	token, err := env.MetricsReaderToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }

@@ -32,8 +32,10 @@ type target struct {
 	job, url string
 	labels   map[string]string
 	// token, when set, authenticates to the target; caFile verifies an
-	// HTTPS target.
+	// HTTPS target, insecure skips that (the managers' self-signed
+	// certificates, as the shipped ServiceMonitor does).
 	token, caFile string
+	insecure      bool
 	honorLabels   bool
 }
 
@@ -72,6 +74,9 @@ func startPrometheus(t *testing.T, targets ...target) *prometheus {
 		}
 		if tg.caFile != "" {
 			sc["tls_config"] = map[string]any{"ca_file": tg.caFile}
+		}
+		if tg.insecure {
+			sc["tls_config"] = map[string]any{"insecure_skip_verify": true}
 		}
 		scrapes = append(scrapes, sc)
 	}

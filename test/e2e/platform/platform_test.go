@@ -167,7 +167,7 @@ func writes(t *testing.T) int {
 	t.Helper()
 	total := 0
 	for _, m := range []*framework.Manager{operator, controller} {
-		n, err := framework.APIWrites(m.MetricsURL)
+		n, err := m.APIWrites()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,7 +79,16 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 		"selector": map[string]any{"matchExpressions": []any{map[string]any{
 			"key": "app.kubernetes.io/name", "operator": "In", "values": []any{component.ControllerName, operatorName},
 		}}},
-		"endpoints": []any{map[string]any{"port": "metrics", "path": "/metrics", "interval": "30s"}},
+		// HTTPS with the scraping Prometheus' own ServiceAccount token,
+		// which needs the shipped mpijob-platform-metrics-reader
+		// ClusterRole. The managers' certificates are self-signed (made
+		// at start), so the scrape does not verify them; the token goes
+		// only to the Service's own endpoints.
+		"endpoints": []any{map[string]any{
+			"port": "metrics", "path": "/metrics", "interval": "30s", "scheme": "https",
+			"bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+			"tlsConfig":       map[string]any{"insecureSkipVerify": true},
+		}},
 	}}}
 	sm.SetGroupVersionKind(serviceMonitorGVK)
 	sm.SetNamespace(in.Namespace)

@@ -1,5 +1,6 @@
 // Package networkpolicy is the platform's networkPolicy component: the
-// controller's pods accept only webhook, metrics and probe traffic, and the
+// controller's pods accept only webhook and probe traffic, and metrics
+// scrapes from the monitoring namespaces, and the
 // controller gives every MPIJob a NetworkPolicy that admits only the job's
 // own pods to its workers (networkPolicy in its configuration file, set by the
 // mpiJobController component from this toggle).
@@ -46,11 +47,35 @@ func (Component) Desired(in component.Inputs) ([]client.Object, error) {
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: component.ControllerSelector()},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-			Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				Ports: []networkingv1.NetworkPolicyPort{port(component.WebhookPort), port(component.MetricsPort), port(component.ProbePort)},
-			}},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{
+				// The API server calls the webhooks from wherever it runs.
+				{Ports: []networkingv1.NetworkPolicyPort{port(component.WebhookPort), port(component.ProbePort)}},
+				// /metrics only from the monitoring stack's namespaces.
+				{Ports: []networkingv1.NetworkPolicyPort{port(component.MetricsPort)}, From: MonitoringPeers()},
+			},
 		},
 	}}, nil
+}
+
+// MetricsScraperLabel, set to "true" on a namespace, admits its pods to
+// the controller's /metrics: for a Prometheus outside the namespaces
+// MonitoringPeers knows.
+const MetricsScraperLabel = "mpijob.io/metrics-scraper"
+
+// MonitoringPeers are the namespaces whose pods may reach /metrics:
+// OpenShift's monitoring namespaces (labelled
+// network.openshift.io/policy-group=monitoring), a namespace named
+// monitoring (kube-prometheus' default), and any namespace labelled
+// MetricsScraperLabel=true.
+func MonitoringPeers() []networkingv1.NetworkPolicyPeer {
+	ns := func(labels map[string]string) networkingv1.NetworkPolicyPeer {
+		return networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: labels}}
+	}
+	return []networkingv1.NetworkPolicyPeer{
+		ns(map[string]string{"network.openshift.io/policy-group": "monitoring"}),
+		ns(map[string]string{corev1.LabelMetadataName: "monitoring"}),
+		ns(map[string]string{MetricsScraperLabel: "true"}),
+	}
 }
 
 // Ready once applied.
