@@ -11,6 +11,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kubeflow "github.com/mpijob-platform/mpijob-platform/operator/api/kubeflow/v2beta1"
@@ -21,7 +23,8 @@ import (
 // Kueue preempts in a storm: low-priority jobs fill a ClusterQueue's
 // GPUs, then a burst of high-priority ones preempts them, and Kueue itself
 // is SIGKILLed and restarted in the middle. Sampled all along: the GPUs
-// of live pods never exceed the quota Kueue accounts for, no job stays a
+// of live pods never exceed the quota, nor (beyond the time a sample
+// takes) what Kueue has reserved for admitted workloads, no job stays a
 // partial gang, no suspended (preempted) job keeps pods. In the end every
 // job, preempted or not, succeeds and nothing was created twice beyond
 // one set of workers per admission.
@@ -33,7 +36,7 @@ func TestKueuePreemptionStormAndRestart(t *testing.T) {
 	env.CreateWorkloadPriorityClass(t, ns+"-low", 10)
 	env.CreateWorkloadPriorityClass(t, ns+"-high", 1000)
 	const quota = 16
-	env.CreateGPUQueueWith(t, ns, "team", quota, map[string]any{"preemption": map[string]any{"withinClusterQueue": "LowerPriority"}})
+	cq := env.CreateGPUQueueWith(t, ns, "team", quota, map[string]any{"preemption": map[string]any{"withinClusterQueue": "LowerPriority"}})
 
 	l := &load{ns: ns, rng: rng, resumes: map[string]int{}}
 	plan := func(name, priority string, finish time.Duration) *jobPlan {
@@ -48,7 +51,7 @@ func TestKueuePreemptionStormAndRestart(t *testing.T) {
 		l.jobs = append(l.jobs, plan(fmt.Sprintf("high%02d", i), "high", time.Duration(3+rng.IntN(4))*time.Second))
 	}
 	go l.poll(ctx)
-	s := &stormSampler{ns: ns, quota: quota, workers: map[string]int{}, done: make(chan struct{})}
+	s := &stormSampler{ns: ns, cq: cq, quota: quota, workers: map[string]int{}, done: make(chan struct{})}
 	for _, p := range l.jobs {
 		s.workers[p.name] = int(p.workers)
 	}
@@ -96,22 +99,31 @@ func TestKueuePreemptionStormAndRestart(t *testing.T) {
 	if s.preemptions < 4 {
 		t.Errorf("%d preemptions for 8 high-priority jobs, want at least 4", s.preemptions)
 	}
+	// Every job is over: Kueue's accounting holds nothing.
+	framework.Eventually(t, time.Minute, "Kueue's reservation back to zero", func(ctx context.Context) (bool, string, error) {
+		n, err := reservedGPUs(ctx, cq)
+		return err == nil && n == 0, fmt.Sprintf("%d GPUs reserved (%v)", n, err), nil
+	})
 	addReport(report{
 		Case: "Kueue preemption storm, Kueue SIGKILLed mid-storm", Injected: fmt.Sprintf("1 Kueue restart, %d preemptions", s.preemptions),
 		Jobs: out.jobs, DuplicateCreates: out.duplicates, PodsLeft: out.podsLeft, Stuck: out.stuck,
 		WorstRecovery: (kueueBack + d).Round(100 * time.Millisecond).String(),
-		Extra: fmt.Sprintf("most GPUs in live pods %d of quota %d; partial gangs %d; preempted jobs with pods %d; preempted job inactive (Kueue may reuse its quota) after %s",
-			s.maxGPUs, quota, len(over(s.partial)), len(over(s.suspendedWithPods)), durations(s.inactiveAfter)),
+		Extra: fmt.Sprintf("most GPUs in live pods %d of quota %d; live pods above Kueue's reservation for at most %s; partial gangs %d; preempted jobs with pods %d; preempted job inactive (Kueue may reuse its quota) after %s; Kueue's reservation 0 once all ended",
+			s.maxGPUs, quota, s.unaccounted.Round(100*time.Millisecond), len(over(s.partial)), len(over(s.suspendedWithPods)), durations(s.inactiveAfter)),
 	})
 }
 
 // stormSampler watches a namespace of Kueue-managed jobs.
 type stormSampler struct {
-	ns      string
+	ns, cq  string
 	quota   int
 	workers map[string]int
 
-	maxGPUs           int
+	maxGPUs int
+	// unaccounted is the longest time live pods held more GPUs than
+	// Kueue's reservation in the ClusterQueue: pods running outside its
+	// accounting.
+	unaccounted       time.Duration
 	partial           map[string]time.Duration // job: longest time seen as a partial gang
 	suspendedWithPods map[string]time.Duration
 	ran               map[string]bool
@@ -148,6 +160,7 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 	s.partial, s.suspendedWithPods, s.ran = map[string]time.Duration{}, map[string]time.Duration{}, map[string]bool{}
 	partialSince, suspendedSince := map[string]time.Time{}, map[string]time.Time{}
 	preemptedAt := map[string]time.Time{}
+	var unaccountedSince time.Time
 	for sleepCtx(ctx, 250*time.Millisecond) {
 		jobs := &kubeflow.MPIJobList{}
 		pods := &corev1.PodList{}
@@ -171,6 +184,15 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 			}
 		}
 		s.maxGPUs = max(s.maxGPUs, gpus)
+		if reserved, err := reservedGPUs(ctx, s.cq); err == nil {
+			if int64(gpus) <= reserved {
+				unaccountedSince = time.Time{}
+			} else if unaccountedSince.IsZero() {
+				unaccountedSince = now
+			} else {
+				s.unaccounted = max(s.unaccounted, now.Sub(unaccountedSince))
+			}
+		}
 		s.mu.Lock()
 		s.lastGPUs = gpus
 		s.mu.Unlock()
@@ -201,6 +223,31 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 			}
 		}
 	}
+}
+
+// reservedGPUs is what Kueue's accounting says the ClusterQueue's admitted
+// workloads hold: its status' GPU reservation.
+func reservedGPUs(ctx context.Context, cq string) (int64, error) {
+	u := framework.KueueObject("ClusterQueue", "", cq, nil)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
+		return 0, err
+	}
+	flavors, _, _ := unstructured.NestedSlice(u.Object, "status", "flavorsReservation")
+	var n int64
+	for _, f := range flavors {
+		resources, _, _ := unstructured.NestedSlice(f.(map[string]any), "resources")
+		for _, r := range resources {
+			r := r.(map[string]any)
+			if r["name"] == cluster.GPUResource {
+				q, err := resource.ParseQuantity(fmt.Sprint(r["total"]))
+				if err != nil {
+					return 0, err
+				}
+				n += q.Value()
+			}
+		}
+	}
+	return n, nil
 }
 
 // durations is "p50 X, max Y" of ds.
@@ -253,6 +300,9 @@ func (s *stormSampler) check(t *testing.T) {
 	<-s.done
 	if s.maxGPUs > s.quota {
 		t.Errorf("live pods held %d GPUs at once, more than the ClusterQueue's quota of %d", s.maxGPUs, s.quota)
+	}
+	if s.unaccounted > grace {
+		t.Errorf("live pods held more GPUs than Kueue had reserved for %s", s.unaccounted.Round(100*time.Millisecond))
 	}
 	if p := over(s.partial); len(p) > 0 {
 		t.Errorf("partial gangs for longer than %s: %v", grace, p)
