@@ -73,6 +73,18 @@ def test_status_says_why_a_job_cannot_start() -> None:
     assert "Unschedulable: 2 pod(s) cannot be scheduled" in st.describe()
 
 
+def test_status_says_whether_the_controller_saw_the_latest_spec() -> None:
+    obj = mpijob(conditions=[cond("Created")])
+    obj["metadata"]["generation"] = 3
+    assert JobStatus.from_dict(obj).observed_generation is None
+    assert JobStatus.from_dict(obj).up_to_date  # an upstream controller reports nothing
+    obj["status"]["observedGeneration"] = 2
+    st = JobStatus.from_dict(obj)
+    assert (st.generation, st.observed_generation, st.up_to_date) == (3, 2, False)
+    obj["status"]["observedGeneration"] = 3
+    assert JobStatus.from_dict(obj).up_to_date
+
+
 def test_wait_returns_on_success_and_reports_phase_changes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("time.sleep", lambda s: None)
     t = FakeTransport().on(

@@ -85,6 +85,10 @@ class JobStatus:
         workers: the desired number of workers.
         queue: the Kueue LocalQueue, or ``None``.
         start_time, completion_time: when the job started and finished.
+        generation, observed_generation: the spec's generation, and the one
+            the controller last acted on (``None`` from a controller that
+            does not report it, such as upstream mpi-operator or ours before
+            1.1); see :attr:`up_to_date`.
     """
 
     name: str
@@ -98,6 +102,15 @@ class JobStatus:
     queue: Optional[str] = None
     start_time: Optional[datetime] = None
     completion_time: Optional[datetime] = None
+    generation: int = 0
+    observed_generation: Optional[int] = None
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether the controller has acted on the latest spec (e.g. after a
+        resume or a scale change), so this status describes it. True when the
+        controller does not report what it observed: nothing better is known."""
+        return self.observed_generation is None or self.observed_generation >= self.generation
 
     @property
     def succeeded(self) -> bool:
@@ -170,6 +183,8 @@ class JobStatus:
             queue=str(queue) if queue else None,
             start_time=parse_time(st.get("startTime")),
             completion_time=parse_time(st.get("completionTime")),
+            generation=int(meta.get("generation") or 0),
+            observed_generation=int(st["observedGeneration"]) if st.get("observedGeneration") is not None else None,
         )
 
 
