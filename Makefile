@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 30m
 GO_TEST ?= $(GO) test -count=1 -timeout $(TEST_TIMEOUT)
 
 # Pinned tool modules: each builds binaries into the cache or runs as a tool.
-TOOL_MODULES := tools/cluster/etcd tools/cluster/kube tools/cluster/kube-oldest tools/cluster/kwok tools/cluster/kueue tools/cluster/mpi-operator tools/gotools tools/controller-gen tools/krew
+TOOL_MODULES := tools/cluster/etcd tools/cluster/kube tools/cluster/kube-oldest tools/cluster/kwok tools/cluster/kueue tools/cluster/mpi-operator tools/gotools tools/controller-gen tools/krew tools/security
 
 ##@ Everyday
 
@@ -30,6 +30,7 @@ demo: ## Build and start the local real cluster and show it running workloads.
 .PHONY: test
 test: test-deps cluster-build ## Run every test: unit (with -race), front end, SDK, integration (real apiserver) and e2e (dev cluster).
 	$(GO_TEST_RACE) $$($(UNIT_PKGS))
+	cd tools/security && GOWORK=off $(GO_TEST) ./...
 	$(GO_TEST) $(PACKAGING_PKGS) $(FRONTEND_PKG) $(SDK_PKG) ./test/integration/... ./test/e2e/...
 	MPIJOB_KUBE=oldest $(GO_TEST) $(OLDEST_KUBE_PKGS)
 
@@ -54,6 +55,7 @@ SDK_PKG := ./sdk/python
 .PHONY: test-unit
 test-unit: test-deps ## Go unit tests only, with -race: no control plane, no npm, no pip, no image or chart builds (under a minute when warm).
 	$(GO_TEST_RACE) $$($(UNIT_PKGS))
+	cd tools/security && GOWORK=off $(GO_TEST) ./...
 
 .PHONY: test-packaging
 test-packaging: ## The packaging tools: operator image, krew archives, OLM bundle and catalog, Helm chart.
@@ -101,6 +103,12 @@ BENCH_ARGS ?= --scenario=all
 .PHONY: bench
 bench: cluster-build ## Benchmark the MPIJob controller against upstream mpi-operator side by side, then the webhooks, the platform and the console (BENCH_ARGS to change).
 	$(GO) run ./tools/bench $(BENCH_ARGS)
+
+##@ Security
+
+.PHONY: security
+security: ## Scan for known vulnerabilities offline: govulncheck with advisory data from the pinned golang.org/x/vulndb module (tools/security); says what it cannot scan.
+	cd tools/security && GOWORK=off $(GO) run . -repo $(CURDIR)
 
 ##@ Packaging
 
