@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -208,7 +209,7 @@ func (e *Env) RestrictedNamespace(ctx context.Context, namespace string) error {
 		if err := e.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}
-		return nil
+		return e.waitRestricted(ctx, namespace)
 	case err != nil:
 		return err
 	}
@@ -218,7 +219,34 @@ func (e *Env) RestrictedNamespace(ctx context.Context, namespace string) error {
 	for k, v := range restrictedLabels() {
 		ns.Labels[k] = v
 	}
-	return e.Client.Update(ctx, ns)
+	if err := e.Client.Update(ctx, ns); err != nil {
+		return err
+	}
+	return e.waitRestricted(ctx, namespace)
+}
+
+// waitRestricted returns once Pod Security admission enforces the
+// namespace's new labels: it reads namespaces from an informer, so a pod
+// created right after the update may still be judged by the old ones. A
+// dry-run pod that breaks the profile tells (nothing is stored).
+func (e *Env) waitRestricted(ctx context.Context, namespace string) error {
+	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "pod-security-probe"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "probe", Image: "registry.invalid/probe:1"}},
+	}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := e.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "violates PodSecurity") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				return fmt.Errorf("namespace %s: Pod Security admission still admits a pod that breaks the restricted profile after 30 s", namespace)
+			}
+			return fmt.Errorf("namespace %s: Pod Security admission does not enforce restricted after 30 s: %w", namespace, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func restrictedLabels() map[string]string {
