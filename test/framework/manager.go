@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,7 +168,9 @@ func (m *Manager) start() error {
 		resp, err := http.Get(m.readyURL) //nolint:gosec // a loopback URL of a manager we started
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// Ready, and /metrics listening: it starts beside the probes,
+			// not before them (its certificate is made at start).
+			if resp.StatusCode == http.StatusOK && m.metricsListening() {
 				return nil
 			}
 		}
@@ -180,6 +184,21 @@ func (m *Manager) start() error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// metricsListening says whether the manager's metrics port accepts
+// connections.
+func (m *Manager) metricsListening() bool {
+	u, err := url.Parse(m.MetricsURL)
+	if err != nil {
+		return false
+	}
+	c, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 func tail(s string, lines int) string {

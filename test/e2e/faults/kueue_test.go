@@ -124,6 +124,7 @@ type stormSampler struct {
 	// Kueue's reservation in the ClusterQueue: pods running outside its
 	// accounting.
 	unaccounted       time.Duration
+	maxReserved       int64
 	partial           map[string]time.Duration // job: longest time seen as a partial gang
 	suspendedWithPods map[string]time.Duration
 	ran               map[string]bool
@@ -185,6 +186,7 @@ func (s *stormSampler) run(ctx context.Context, l *load) {
 		}
 		s.maxGPUs = max(s.maxGPUs, gpus)
 		if reserved, err := reservedGPUs(ctx, s.cq); err == nil {
+			s.maxReserved = max(s.maxReserved, reserved)
 			if int64(gpus) <= reserved {
 				unaccountedSince = time.Time{}
 			} else if unaccountedSince.IsZero() {
@@ -238,7 +240,7 @@ func reservedGPUs(ctx context.Context, cq string) (int64, error) {
 		resources, _, _ := unstructured.NestedSlice(f.(map[string]any), "resources")
 		for _, r := range resources {
 			r := r.(map[string]any)
-			if r["name"] == cluster.GPUResource {
+			if r["name"] == string(cluster.GPUResource) {
 				q, err := resource.ParseQuantity(fmt.Sprint(r["total"]))
 				if err != nil {
 					return 0, err
@@ -300,6 +302,9 @@ func (s *stormSampler) check(t *testing.T) {
 	<-s.done
 	if s.maxGPUs > s.quota {
 		t.Errorf("live pods held %d GPUs at once, more than the ClusterQueue's quota of %d", s.maxGPUs, s.quota)
+	}
+	if s.maxReserved != int64(s.quota) {
+		t.Errorf("Kueue reserved at most %d GPUs, want the whole quota (%d) while the low-priority jobs filled it: is the reservation read right?", s.maxReserved, s.quota)
 	}
 	if s.unaccounted > grace {
 		t.Errorf("live pods held more GPUs than Kueue had reserved for %s", s.unaccounted.Round(100*time.Millisecond))
